@@ -1,0 +1,55 @@
+// Configuration of one Raft core. Time is counted in ticks: the host decides how long a tick is.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "node/types.h"
+
+namespace raftlab {
+
+/// Test-only switches, each breaking exactly one rule of Raft. They exist so the simulator can
+/// show that its checkers catch the bug (a green soak without them proves nothing). All off in
+/// any real use; the node host refuses to enable them.
+struct UnsafeSwitches {
+  bool commit_previous_term_by_counting = false;  // ignore §5.4.2 / Figure 8
+  bool vote_without_log_check = false;            // ignore §5.4.1's up-to-date test
+  bool vote_before_persist = false;               // answer a vote before it is durable
+  bool apply_twice = false;                       // hand one committed entry to apply twice
+  bool skip_consistency_check = false;            // accept AppendEntries without §5.3's check
+
+  bool any() const {
+    return commit_previous_term_by_counting || vote_without_log_check || vote_before_persist ||
+           apply_twice || skip_consistency_check;
+  }
+};
+
+struct Config {
+  NodeId id;                   // this node; must be one of `voters`
+  std::vector<NodeId> voters;  // the whole cluster, this node included
+
+  // Timing (§5.2, §9.3). The election timeout is drawn anew from [min, max) at every reset.
+  uint32_t heartbeat_ticks = 1;
+  uint32_t election_ticks_min = 10;
+  uint32_t election_ticks_max = 20;
+
+  bool pre_vote = true;      // thesis §9.6
+  bool check_quorum = true;  // a leader without a majority for an election timeout steps down
+
+  // Replication limits: batching and pipelining (thesis §10.2).
+  uint32_t entries_per_msg_max = 64;         // entries in one AppendEntries
+  uint64_t bytes_per_msg_max = 1024 * 1024;  // payload bytes in one AppendEntries (>= 1 entry)
+  uint32_t inflight_msgs_max = 16;           // unacknowledged AppendEntries per follower
+
+  uint64_t seed = 0;  // the core's only source of randomness (election jitter)
+
+#ifdef NDEBUG
+  bool check_invariants = false;
+#else
+  bool check_invariants = true;  // check invariants after every step (debug, simulator)
+#endif
+
+  UnsafeSwitches unsafe;
+};
+
+}  // namespace raftlab

@@ -1,0 +1,72 @@
+// The messages Raft nodes exchange. One flat struct, as in the paper's RPC tables: each field
+// names the message types that use it; the others leave it at its default.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "node/types.h"
+
+namespace raftlab {
+
+enum class MessageType : uint8_t {
+  kAppendEntries = 1,          // §5.3, Figure 2; also carries no entries to probe a follower
+  kAppendEntriesResponse = 2,  //
+  kRequestVote = 3,            // §5.2, §5.4.1
+  kRequestVoteResponse = 4,    //
+  kPreVote = 5,                // thesis §9.6: "would you vote for me?", changes no state
+  kPreVoteResponse = 6,        //
+  kHeartbeat = 7,              // leader liveness and commit propagation; no log check
+  kHeartbeatResponse = 8,      //
+};
+
+/// Number of distinct message types; keep in step with MessageType.
+constexpr int kMessageTypeCount = 8;
+
+const char* to_string(MessageType type);
+
+/// True for the message types that ask something of the receiver (the "RPC" half).
+bool is_request(MessageType type);
+
+struct Message {
+  MessageType type = MessageType::kAppendEntries;
+  NodeId from;
+  NodeId to;
+  Term term;  // sender's term; for kPreVote the term the sender would campaign in
+
+  // kAppendEntries: the entry before `entries` (§5.3 consistency check).
+  Index prev_log_index;
+  Term prev_log_term;
+  std::vector<Entry> entries;  // kAppendEntries
+  Index commit;                // kAppendEntries, kHeartbeat: leader's commit index
+
+  // kRequestVote, kPreVote: candidate's last log position (§5.4.1).
+  Index last_log_index;
+  Term last_log_term;
+
+  // Responses.
+  bool reject = false;  // kAppendEntriesResponse, k*VoteResponse
+  // kAppendEntriesResponse, accepted: the follower's log matches the leader's up to here.
+  Index match_index;
+  // kAppendEntriesResponse, rejected: fast backup (§5.3 end; thesis §5.3 "conflict term").
+  // conflict_term == 0: the follower's log is too short; conflict_index is its last index + 1.
+  // Otherwise conflict_term is the follower's term at prev_log_index and conflict_index the
+  // first index the follower holds with that term.
+  Term conflict_term;
+  Index conflict_index;
+  // kAppendEntriesResponse, rejected: the prev_log_index that did not match, so the leader can
+  // tell the answer to its latest probe from a stale one.
+  Index rejected_index;
+  // kAppendEntriesResponse, kHeartbeatResponse: the follower's last log index.
+  Index last_index;
+
+  friend bool operator==(const Message&, const Message&) = default;
+};
+
+/// One line describing a message, stable for transcripts: "1->2 AppendEntries t3 ...".
+std::string describe(const Message& m);
+/// One line describing an entry: "3/2 normal \"x\"" (index/term).
+std::string describe(const Entry& e);
+
+}  // namespace raftlab

@@ -1,0 +1,31 @@
+// What a leader knows about each follower's log (§5.3 nextIndex/matchIndex), plus the
+// flow-control state of batching and pipelining (thesis §10.2).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+
+#include "node/types.h"
+
+namespace raftlab {
+
+enum class ProgressState : uint8_t {
+  kProbe,      // next is a guess: one AppendEntries at a time until one is accepted
+  kReplicate,  // next is known: stream entries, up to inflight_msgs_max unacknowledged
+};
+
+const char* to_string(ProgressState state);
+
+struct Progress {
+  Index match;  // highest index known replicated on the follower; never decreases in a term
+  Index next;   // next index to send; invariant: match < next
+  ProgressState state = ProgressState::kProbe;
+  bool probe_sent = false;     // kProbe: an AppendEntries is outstanding; wait for the answer
+  bool recent_active = false;  // heard from since the last CheckQuorum round
+  std::deque<Index> inflight;  // kReplicate: last index of each unacknowledged AppendEntries
+  // match as of the previous heartbeat answer: no progress for a whole heartbeat round with
+  // messages in flight means one was lost, so the leader falls back to probing.
+  Index match_at_heartbeat;
+};
+
+}  // namespace raftlab

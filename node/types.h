@@ -1,0 +1,79 @@
+// Basic value types of the Raft core: Term, Index, NodeId, log entries and hard state.
+//
+// Term, Index and NodeId are distinct types so one cannot be passed for another.
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace raftlab {
+
+/// A 64-bit number with a tag, so that a Term is never confused with an Index.
+template <typename Tag>
+class Strong {
+ public:
+  constexpr Strong() = default;
+  constexpr explicit Strong(uint64_t value) : value_(value) {}
+
+  constexpr uint64_t get() const { return value_; }
+  constexpr explicit operator bool() const { return value_ != 0; }
+  constexpr Strong next() const { return Strong(value_ + 1); }
+
+  friend constexpr auto operator<=>(Strong, Strong) = default;
+
+ private:
+  uint64_t value_ = 0;
+};
+
+using Term = Strong<struct TermTag>;
+using NodeId = Strong<struct NodeIdTag>;  // 0 means "none"
+
+/// A log position. Index 0 is the empty prefix (term 0); real entries start at 1.
+class Index : public Strong<struct IndexTag> {
+ public:
+  using Strong::Strong;
+  constexpr Index(Strong s) : Strong(s) {}  // NOLINT(google-explicit-constructor)
+  friend constexpr Index operator+(Index i, uint64_t n) { return Index(i.get() + n); }
+  friend constexpr Index operator-(Index i, uint64_t n) { return Index(i.get() - n); }
+  /// Number of positions from b to a (a >= b).
+  friend constexpr uint64_t operator-(Index a, Index b) { return a.get() - b.get(); }
+  friend constexpr auto operator<=>(Index, Index) = default;
+};
+
+constexpr NodeId kNoNode{};
+
+enum class EntryType : uint8_t {
+  kNormal = 1,  // a client command for the state machine
+  kNoop = 2,    // appended by every new leader in its term (§5.4.2, §8)
+};
+
+/// One log entry. Invariant: inside one log, indices are consecutive and terms never decrease.
+struct Entry {
+  Term term;
+  Index index;
+  EntryType type = EntryType::kNormal;
+  std::string data;  // opaque command bytes; empty for kNoop
+
+  friend bool operator==(const Entry&, const Entry&) = default;
+};
+
+/// State that must be durable before the node answers anything that depends on it (Figure 2).
+struct HardState {
+  Term term;     // latest term this node has seen; never decreases
+  NodeId vote;   // candidate voted for in `term`, or none
+  Index commit;  // highest index known committed; never decreases, <= last durable index
+
+  friend bool operator==(const HardState&, const HardState&) = default;
+};
+
+const char* to_string(EntryType type);
+
+}  // namespace raftlab
+
+template <>
+struct std::hash<raftlab::NodeId> {
+  size_t operator()(raftlab::NodeId id) const noexcept { return std::hash<uint64_t>{}(id.get()); }
+};

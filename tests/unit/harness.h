@@ -1,0 +1,88 @@
+// A small hand-driven cluster for unit and transcript tests: nodes persist synchronously,
+// messages wait in a mailbox until a test delivers them, and every Ready can be printed.
+// The randomized, faulty world lives in tests/sim/; this one does only what a test says.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node/core.h"
+
+namespace raftlab::testing {
+
+struct HarnessNode {
+  std::unique_ptr<Core> core;
+  HardState hard_state;        // durable
+  std::vector<Entry> entries;  // durable log
+  std::vector<Entry> applied;  // everything handed to apply, in order
+  bool up = true;
+};
+
+class Harness {
+ public:
+  /// Adds `count` nodes with ids 1..count sharing `base` (id and voters are filled in).
+  explicit Harness(int count, Config base = default_config());
+
+  static Config default_config();
+
+  Core& core(int id) { return *nodes_.at(id).core; }
+  HarnessNode& node(int id) { return nodes_.at(id); }
+  std::vector<int> ids() const;
+
+  /// Steps `input` into node `id` and handles the Ready chain (persist at once, queue sends,
+  /// apply, report Persisted). Returns the printed Readys when `trace` is on.
+  void step(int id, const Input& input);
+
+  void tick(int id, int count = 1);
+  /// Ticks `id` until its election timeout has surely passed (election_ticks_max ticks).
+  void fire_election_timeout(int id);
+  void campaign(int id) { step(id, Campaign{}); }
+  ProposeOutcome propose(int id, const std::string& command);
+
+  /// Delivers every message now in the mailbox (not those they cause). Returns how many.
+  size_t deliver_once(int only_to = 0);
+  /// Delivers until the mailbox is empty; bounded. Returns the number delivered.
+  size_t stabilize(size_t rounds_max = 1000);
+
+  /// Messages to or from isolated nodes, or across a cut, are dropped on delivery.
+  void isolate(int id) { isolated_.insert(id); }
+  void cut(int from, int to) { cuts_.insert({from, to}); }
+  void heal() {
+    isolated_.clear();
+    cuts_.clear();
+  }
+
+  /// Crash: lose the core (the durable state stays). Restart: rebuild from durable state.
+  void crash(int id);
+  void restart(int id);
+
+  const std::vector<Message>& mailbox() const { return mailbox_; }
+  std::vector<Message> take_mailbox();  // removes and returns every queued message
+  int leader() const;                   // the id of a node whose role is leader, or 0
+
+  bool trace = false;        // collect a text trace of every Ready and delivery
+  std::string take_trace();  // returns and clears the trace
+  uint64_t delivered_count(MessageType type) const;
+
+ private:
+  void handle(int id, Ready ready);
+  void print(const std::string& line);
+
+  Config base_;
+  std::map<int, HarnessNode> nodes_;
+  std::vector<Message> mailbox_;
+  std::set<int> isolated_;
+  std::set<std::pair<int, int>> cuts_;
+  std::string trace_text_;
+  std::map<MessageType, uint64_t> delivered_;
+};
+
+/// "term=3 vote=1 commit=2 ..." for a node, as transcripts print it.
+std::string describe_status(const Status& s);
+
+}  // namespace raftlab::testing
