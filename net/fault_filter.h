@@ -17,12 +17,12 @@ namespace raftlab {
 
 /// Faults on a link (a set of directed pairs). All zero means a perfect link.
 struct LinkFault {
-  double loss = 0;           // probability a message is dropped, in [0, 1]
-  uint32_t delay_ms = 0;     // added to every message
-  uint32_t jitter_ms = 0;    // plus a uniform extra in [0, jitter_ms]
-  double duplicate = 0;      // probability a message is delivered twice (second copy later)
-  double reorder = 0;        // probability a message is held back behind later ones
-  uint32_t reorder_ms = 0;   // how long a reordered message is held (default: 2*delay+jitter+1)
+  double loss = 0;          // probability a message is dropped, in [0, 1]
+  uint32_t delay_ms = 0;    // added to every message
+  uint32_t jitter_ms = 0;   // plus a uniform extra in [0, jitter_ms]
+  double duplicate = 0;     // probability a message is delivered twice (second copy later)
+  double reorder = 0;       // probability a message is held back behind later ones
+  uint32_t reorder_ms = 0;  // how long a reordered message is held (default: 2*delay+jitter+1)
 
   friend bool operator==(const LinkFault&, const LinkFault&) = default;
 };
@@ -66,7 +66,9 @@ class FaultFilter {
   const FaultRules& rules() const { return rules_; }
   void set_rules(FaultRules rules);
 
-  // Edits of the rules, each a small step a CLI command or a nemesis takes.
+  // Edits of the rules, each a small step a CLI command or a nemesis takes. set_rules, partition
+  // and set_link throw std::invalid_argument for a node in two groups or a probability outside
+  // [0, 1]; empty groups are dropped.
   void partition(std::vector<std::set<NodeId>> groups);  // replaces any partition
   void isolate(NodeId node);                             // node alone, everyone else together
   void cut(NodeId from, NodeId to, bool one_way);        // drop from->to (and to->from)

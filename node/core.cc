@@ -309,10 +309,10 @@ void Core::on_receive(const Message& m) {
       become_follower(m.term, from_leader ? m.from : kNoNode);
     }
   } else if (m.term < term_) {
-    if ((m.type == MessageType::kAppendEntries || m.type == MessageType::kHeartbeat) &&
-        (config_.check_quorum || config_.pre_vote)) {
-      // A deposed leader that missed the new term (perhaps partitioned, with PreVote keeping
-      // everyone else's term still) would never learn of it: answer so that it steps down.
+    if (m.type == MessageType::kAppendEntries || m.type == MessageType::kHeartbeat) {
+      // Figure 2: answer a stale leader with our term so it steps down. Without this, a leader
+      // deposed while partitioned (PreVote keeps the others' terms still, the lease makes them
+      // ignore its vote requests) would never learn of the new term.
       Message r;
       r.type = MessageType::kAppendEntriesResponse;
       r.to = m.from;

@@ -118,6 +118,7 @@ size_t Harness::deliver_once(int only_to) {
       continue;
     }
     ++delivered_[m.type];
+    if (m.type == MessageType::kAppendEntriesResponse && m.reject) ++rejections_;
     print("deliver: " + describe(m));
     step(to, Receive{std::move(m)});
   }

@@ -68,6 +68,7 @@ class Harness {
   bool trace = false;        // collect a text trace of every Ready and delivery
   std::string take_trace();  // returns and clears the trace
   uint64_t delivered_count(MessageType type) const;
+  uint64_t rejections_delivered() const { return rejections_; }
 
  private:
   void handle(int id, Ready ready);
@@ -80,6 +81,7 @@ class Harness {
   std::set<std::pair<int, int>> cuts_;
   std::string trace_text_;
   std::map<MessageType, uint64_t> delivered_;
+  uint64_t rejections_ = 0;  // delivered AppendEntriesResponses that rejected
 };
 
 /// "term=3 vote=1 commit=2 ..." for a node, as transcripts print it.
