@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -45,7 +46,11 @@ struct Receive {
 
 /// Client commands to append to the log; accepted only by a leader.
 struct Propose {
-  std::vector<std::string> commands;
+  Propose() = default;
+  explicit Propose(std::vector<Payload> c) : commands(std::move(c)) {}
+  explicit Propose(const std::vector<std::string>& c) : commands(c.begin(), c.end()) {}
+
+  std::vector<Payload> commands;
 };
 
 /// The writes of every Ready up to `persist_id` are durable.

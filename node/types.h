@@ -7,7 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <ostream>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace raftlab {
 
@@ -50,12 +54,46 @@ enum class EntryType : uint8_t {
   kNoop = 2,    // appended by every new leader in its term (§5.4.2, §8)
 };
 
+/// Immutable command bytes, shared rather than copied: one proposal's bytes sit in the log,
+/// in a Ready and in an AppendEntries to every follower, and copying them each time would
+/// dominate the cost of a step. Reads like a const std::string.
+class Payload {
+ public:
+  Payload() = default;
+  Payload(std::string bytes)  // NOLINT(google-explicit-constructor): a payload is its bytes
+      : bytes_(bytes.empty() ? nullptr : std::make_shared<const std::string>(std::move(bytes))) {}
+  Payload(const char* bytes) : Payload(std::string(bytes)) {}  // NOLINT
+
+  const std::string& str() const { return bytes_ ? *bytes_ : empty_string(); }
+  operator const std::string&() const { return str(); }  // NOLINT
+  size_t size() const { return str().size(); }
+  bool empty() const { return str().empty(); }
+
+  friend bool operator==(const Payload& a, const Payload& b) {
+    return a.bytes_ == b.bytes_ || a.str() == b.str();
+  }
+  friend bool operator==(const Payload& a, const std::string& b) { return a.str() == b; }
+  friend bool operator==(const Payload& a, const char* b) { return a.str() == b; }
+  friend std::string operator+(const std::string& a, const Payload& b) { return a + b.str(); }
+  friend std::string operator+(const Payload& a, const std::string& b) { return a.str() + b; }
+  friend std::string operator+(const char* a, const Payload& b) { return a + b.str(); }
+  friend std::string operator+(const Payload& a, const char* b) { return a.str() + b; }
+  friend std::ostream& operator<<(std::ostream& out, const Payload& p) { return out << p.str(); }
+
+ private:
+  static const std::string& empty_string() {
+    static const std::string kEmpty;
+    return kEmpty;
+  }
+  std::shared_ptr<const std::string> bytes_;  // null for no bytes
+};
+
 /// One log entry. Invariant: inside one log, indices are consecutive and terms never decrease.
 struct Entry {
   Term term;
   Index index;
   EntryType type = EntryType::kNormal;
-  std::string data;  // opaque command bytes; empty for kNoop
+  Payload data;  // opaque command bytes; empty for kNoop
 
   friend bool operator==(const Entry&, const Entry&) = default;
 };

@@ -93,7 +93,7 @@ void Harness::fire_election_timeout(int id) {
 
 ProposeOutcome Harness::propose(int id, const std::string& command) {
   HarnessNode& n = nodes_.at(id);
-  Ready r = n.core->step(Propose{{command}});
+  Ready r = n.core->step(Propose(std::vector<Payload>{Payload(command)}));
   const ProposeOutcome out = r.propose_outcome.value_or(ProposeOutcome{});
   handle(id, std::move(r));
   return out;
