@@ -118,6 +118,9 @@ class Core {
 
   Config config_;
   Prng prng_;
+  // Log Matching (§5.3): if two nodes' logs hold an entry with the same index and term, the
+  // logs are identical up to it. Cross-node, so checked by the simulator after every step;
+  // locally, indices are consecutive and terms never decrease (RaftLog::append).
   RaftLog log_;
 
   // Persistent state (Figure 2), mirrored by the host through Ready.
@@ -126,6 +129,8 @@ class Core {
   Index commit_;  // never decreases; commit_ <= log_.last_index()
 
   // Volatile state.
+  // Election Safety (§5.2): at most one node is leader in a term, since a leader holds a
+  // majority of votes and each node votes once per term (checked by the simulator).
   Role role_ = Role::kFollower;      // changes only in become_*
   NodeId leader_;                    // known leader of term_, or none
   Index applied_;                    // applied_ <= commit_; highest index handed out to apply
