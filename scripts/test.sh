@@ -5,7 +5,7 @@
 # Environment:
 #   RAFTLAB_SKIP_ASAN=1         skip the sanitizer pass (quick local runs)
 #   RAFTLAB_JOBS=N              build parallelism (default: nproc)
-#   RAFTLAB_ASAN_SOAK_SEEDS=N   simulator soak seeds in the sanitizer pass (default 300)
+#   RAFTLAB_ASAN_SEEDS=N   simulator soak seeds in the sanitizer pass (default 300)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -68,7 +68,7 @@ else
   end
 
   begin "sanitizer tests"
-  RAFTLAB_SOAK_SEEDS=${RAFTLAB_ASAN_SOAK_SEEDS:-300} \
+  RAFTLAB_SEEDS=${RAFTLAB_ASAN_SEEDS:-300} \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build/asan --output-on-failure -j2 --timeout 900

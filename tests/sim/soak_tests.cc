@@ -1,6 +1,6 @@
 // The random-fault soak and the replay tests.
 //
-// The soak runs RAFTLAB_SOAK_SEEDS seeds in total (default 6000), a third per cluster size
+// The soak runs RAFTLAB_SEEDS seeds in total (default 6000), a third per cluster size
 // (3, 5 and 7 nodes; 7 is split in two halves so ctest -j2 balances), each a fault phase of
 // 2,000 ticks and then a liveness phase. RAFTLAB_SEED=S runs only seed S and prints its final
 // state hash: that is the replay command every failure prints.
@@ -86,7 +86,7 @@ void soak(const std::string& name, int nodes, uint64_t first, uint64_t last) {
   std::fflush(stdout);
 }
 
-uint64_t seeds_per_size() { return env_u64("RAFTLAB_SOAK_SEEDS", kSoakSeedsDefault) / 3; }
+uint64_t seeds_per_size() { return env_u64("RAFTLAB_SEEDS", kSoakSeedsDefault) / 3; }
 
 }  // namespace
 

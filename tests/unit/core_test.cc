@@ -259,8 +259,9 @@ TEST_CASE("a follower rejects AppendEntries whose previous entry does not match 
   m.prev_log_index = Index(3);
   m.prev_log_term = Term(3);
   Ready r = f.step(Receive{m});
-  REQUIRE(sent_by(r).size() == 1);
-  const Message& resp = sent_by(r)[0];
+  const std::vector<Message> sent = sent_by(r);
+  REQUIRE(sent.size() == 1);
+  const Message& resp = sent[0];
   CHECK(resp.reject);
   CHECK(resp.rejected_index == Index(3));
   CHECK(resp.conflict_term == Term(2));    // our term at index 3
