@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace raftlab {
 
@@ -52,6 +53,7 @@ constexpr NodeId kNoNode{};
 enum class EntryType : uint8_t {
   kNormal = 1,  // a client command for the state machine
   kNoop = 2,    // appended by every new leader in its term (§5.4.2, §8)
+  kConfig = 3,  // a membership change (thesis §4.1); data is an encoded Membership
 };
 
 /// Immutable command bytes, shared rather than copied: one proposal's bytes sit in the log,
@@ -105,6 +107,23 @@ struct HardState {
   Index commit;  // highest index known committed; never decreases, <= last durable index
 
   friend bool operator==(const HardState&, const HardState&) = default;
+};
+
+/// The cluster's configuration: who votes and who only listens (thesis chapter 4).
+struct Membership {
+  std::vector<NodeId> voters;    // count towards elections and commitment
+  std::vector<NodeId> learners;  // receive the log but do not vote (catching up, §4.2.1)
+
+  friend bool operator==(const Membership&, const Membership&) = default;
+};
+
+/// What a snapshot stands for: the state machine after applying every entry up to `index`.
+struct SnapshotMeta {
+  Index index;            // last entry the snapshot covers
+  Term term;              // that entry's term
+  Membership membership;  // the configuration in force at `index`
+
+  friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
 };
 
 const char* to_string(EntryType type);
