@@ -15,6 +15,8 @@ const char* to_string(EntryType type) {
       return "normal";
     case EntryType::kNoop:
       return "noop";
+    case EntryType::kConfig:
+      return "config";
   }
   return "?";
 }
