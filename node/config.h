@@ -17,16 +17,22 @@ struct UnsafeSwitches {
   bool vote_before_persist = false;               // answer a vote before it is durable
   bool apply_twice = false;                       // hand one committed entry to apply twice
   bool skip_consistency_check = false;            // accept AppendEntries without §5.3's check
+  bool read_without_heartbeat = false;            // ReadIndex without confirming leadership
+  bool config_on_commit = false;                  // membership takes effect on commit (§4.1)
+  bool concurrent_config_changes = false;         // allow a second change while one is pending
 
   bool any() const {
     return commit_previous_term_by_counting || vote_without_log_check || vote_before_persist ||
-           apply_twice || skip_consistency_check;
+           apply_twice || skip_consistency_check || read_without_heartbeat || config_on_commit ||
+           concurrent_config_changes;
   }
 };
 
 struct Config {
-  NodeId id;                   // this node; must be one of `voters`
-  std::vector<NodeId> voters;  // the whole cluster, this node included
+  NodeId id;  // this node
+  // The cluster's first configuration (bootstrap), until the log or a snapshot says otherwise.
+  // A node joining an existing cluster starts with an empty list: it waits to be contacted.
+  std::vector<NodeId> voters;
 
   // Timing (§5.2, §9.3). The election timeout is drawn anew from [min, max) at every reset.
   uint32_t heartbeat_ticks = 1;
@@ -40,6 +46,15 @@ struct Config {
   uint32_t entries_per_msg_max = 64;         // entries in one AppendEntries
   uint64_t bytes_per_msg_max = 1024 * 1024;  // payload bytes in one AppendEntries (>= 1 entry)
   uint32_t inflight_msgs_max = 16;           // unacknowledged AppendEntries per follower
+
+  // Snapshots (§7). After SnapshotTaken at index i the log keeps entries from
+  // i - snapshot_trailing_entries on, so a follower a little behind needs no snapshot.
+  uint32_t snapshot_trailing_entries = 100;
+  uint64_t snapshot_chunk_bytes_max = 64 * 1024;  // bytes of snapshot per InstallSnapshot
+
+  // Membership (thesis §4.2.1): a new server catches up as a learner in rounds; a round that
+  // ends within an election timeout promotes it; after this many rounds the add is aborted.
+  uint32_t catchup_rounds_max = 10;
 
   uint64_t seed = 0;  // the core's only source of randomness (election jitter)
 

@@ -23,30 +23,36 @@ enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
 
 const char* to_string(Role role);
 
-/// What a core restarts from: its durable hard state and log.
+/// What a core restarts from: its durable hard state, newest snapshot and log.
 struct Restored {
   HardState hard_state;
-  std::vector<Entry> entries;
+  std::vector<Entry> entries;  // consecutive; may start before the snapshot (trailing entries)
+  std::optional<Snapshot> snapshot;
 };
 
 /// A read-only view of the core, for hosts, tools and tests.
 struct Status {
   NodeId id;
   Role role = Role::kFollower;
+  bool voter = false;  // false: a learner, or not (yet) a member
   Term term;
   NodeId vote;
   NodeId leader;
   Index commit;
-  Index applied;  // highest index handed out in Ready::committed
+  Index applied;  // highest index handed out in Ready::committed (or restored from a snapshot)
   Index last_index;
   Term last_term;
-  Index durable_index;  // highest index known durable on this node
+  Index first_index;     // first entry still in the log (after compaction)
+  Index snapshot_index;  // newest snapshot, or 0
+  Index durable_index;   // highest index known durable on this node
+  Membership membership;
+  NodeId transfer_target;  // leader: a leadership transfer under way, or none
 };
 
 class Core {
  public:
   /// Throws std::invalid_argument on a config or restored state that cannot be right
-  /// (this node not a voter, commit beyond the restored log, ...).
+  /// (commit beyond the restored log, a log that does not continue the snapshot, ...).
   explicit Core(Config config, Restored restored = {});
 
   Ready step(const Input& input);
@@ -58,6 +64,9 @@ class Core {
   Term term() const { return term_; }
   NodeId leader() const { return leader_; }
   Index commit() const { return commit_; }
+  Index applied() const { return applied_; }
+  const Membership& membership() const { return membership_; }
+  const std::optional<Snapshot>& snapshot() const { return snapshot_; }
   /// Leader only: the follower's progress, or nullptr.
   const Progress* progress(NodeId peer) const;
 
@@ -71,6 +80,10 @@ class Core {
   void on_receive(const Message& m);
   void on_propose(const Propose& p);
   void on_persisted(uint64_t persist_id);
+  void on_snapshot_taken(const SnapshotTaken& s);
+  void on_read_index(uint64_t id);
+  void on_transfer(NodeId target);
+  void on_change(const ChangeMembership& change);
 
   // Per-role message handling, after the term has been dealt with.
   void step_leader(const Message& m);
@@ -81,30 +94,68 @@ class Core {
   void handle_vote_request(const Message& m);
   void handle_append_entries(const Message& m);
   void handle_heartbeat(const Message& m);
+  void handle_install_snapshot(const Message& m);
   void handle_append_response(const Message& m);
+  void handle_heartbeat_response(const Message& m);
+  void handle_snapshot_response(const Message& m);
   void handle_vote_response(const Message& m);
+  void handle_read_index_request(const Message& m);
 
   // Role changes happen only here.
   void become_follower(Term term, NodeId leader);
   void become_pre_candidate();
-  void become_candidate();
+  void become_candidate(bool transfer);
   void become_leader();
 
   void campaign();
   void reset_election_timer();
   void tally_votes();  // wins or loses the (pre-)election once a majority has answered
-  size_t quorum() const { return config_.voters.size() / 2 + 1; }
-  bool is_voter(NodeId id) const;
+  size_t quorum() const { return membership_.voters.size() / 2 + 1; }
+  bool self_is_voter() const { return is_voter(membership_, config_.id); }
+  // A voter whose own removal is in its log but not committed (thesis §4.2.2) still campaigns
+  // (counting only the new configuration's voters): its log may be the only one up to date
+  // enough to win, and without it the remaining voters could never elect a leader.
+  bool removed_by_pending_change() const;
+  bool may_campaign() const { return self_is_voter() || removed_by_pending_change(); }
+  bool committed_in_term() const;  // §8: the leader has committed an entry of its own term
 
   // Leader replication.
   void send_append(NodeId to, bool allow_empty);
+  void send_snapshot_chunks(NodeId to, Progress& pr);
   void broadcast_append();
   void broadcast_heartbeat();
   void maybe_commit();
   void check_quorum_round();
+  void sync_progress();  // one Progress per member but this node
+  void maybe_send_timeout_now();
+  void advance_catchup();
 
-  void append_local(std::vector<Entry> entries);  // append + record the write
+  // Reads (thesis §6.4).
+  struct PendingRead {
+    uint64_t id = 0;     // the host's id, or the follower's request id
+    NodeId origin;       // none: this node's host; else the follower that asked
+    Index index;         // the read index, once the leader has committed in its term
+    uint64_t round = 0;  // the heartbeat round that confirms leadership, once assigned
+    uint32_t age_ticks = 0;
+  };
+  struct WaitingRead {
+    uint64_t id = 0;
+    Index index;
+    uint32_t age_ticks = 0;  // follower: waiting for the leader's answer while index is 0
+  };
+  void assign_reads();
+  void confirm_reads();
+  void fail_leader_reads(Refusal why);
+  void release_reads();  // moves waiting reads whose index is applied into the Ready
+
+  // Log and membership.
+  void append_local(std::vector<Entry> entries);
   void advance_commit(Index commit);
+  void truncate_local(Index from);
+  void on_entry_appended(const Entry& e);
+  void recompute_membership();
+  void set_membership(const Membership& m);
+  void install_snapshot(const Snapshot& snapshot);
   void send(Message m);
 
   // Durability bookkeeping.
@@ -114,7 +165,6 @@ class Core {
     HardState hard_state;
   };
   void record_write(bool hard_state_changed);
-  void on_truncate(Index from);
 
   Config config_;
   Prng prng_;
@@ -122,11 +172,17 @@ class Core {
   // logs are identical up to it. Cross-node, so checked by the simulator after every step;
   // locally, indices are consecutive and terms never decrease (RaftLog::append).
   RaftLog log_;
+  std::optional<Snapshot> snapshot_;  // newest snapshot; covers every compacted entry
 
   // Persistent state (Figure 2), mirrored by the host through Ready.
   Term term_;     // never decreases
   NodeId vote_;   // candidate voted for in term_, or none
   Index commit_;  // never decreases; commit_ <= log_.last_index()
+
+  // Membership (thesis chapter 4): the newest configuration in the log, in effect from the
+  // moment it is appended, committed or not (§4.1).
+  Membership membership_;
+  Index config_index_;  // index of the entry that set membership_ (0: bootstrap or snapshot)
 
   // Volatile state.
   // Election Safety (§5.2): at most one node is leader in a term, since a leader holds a
@@ -141,6 +197,7 @@ class Core {
   HardState durable_hard_state_;  // the hard state as of persist_id_durable_
   HardState written_hard_state_;  // the hard state as last handed to the host
 
+  uint64_t ticks_ = 0;  // ticks since this core started: the core's only notion of time
   // Ticks since the last reset: heard from the leader, granted a vote, started a campaign; for
   // a leader, ticks into the current CheckQuorum round.
   uint32_t election_elapsed_ = 0;
@@ -148,7 +205,35 @@ class Core {
   uint32_t election_timeout_ = 0;  // randomized in [min, max) at every reset (§5.2)
 
   std::map<NodeId, bool> votes_;         // candidate/pre-candidate: answers received
-  std::map<NodeId, Progress> progress_;  // leader: one per other voter
+  std::map<NodeId, Progress> progress_;  // leader: one per other member
+
+  // Leadership transfer (thesis §3.10), leader only.
+  NodeId transfer_target_;  // none when no transfer is under way
+  uint32_t transfer_elapsed_ = 0;
+  bool timeout_now_sent_ = false;
+
+  // Learner catch-up (thesis §4.2.1), leader only: the server being added.
+  struct Catchup {
+    NodeId node;
+    uint32_t round = 1;
+    Index round_target;  // the round ends when the learner holds this index
+    uint64_t round_start_tick = 0;
+  };
+  std::optional<Catchup> catchup_;
+
+  // Reads. Leader: reads waiting for a leadership round. Everyone: reads waiting to be applied
+  // (a follower's have index 0 until the leader answers).
+  uint64_t read_round_ = 0;  // leader: the newest heartbeat round that carries reads
+  std::deque<PendingRead> pending_reads_;
+  std::deque<WaitingRead> waiting_reads_;
+
+  // Follower: a snapshot being received in chunks (Figure 13).
+  struct IncomingSnapshot {
+    SnapshotMeta meta;
+    Term term;  // leader's term when the transfer began
+    std::string bytes;
+  };
+  std::optional<IncomingSnapshot> incoming_;
 
   Ready ready_;  // being assembled by the current step
 

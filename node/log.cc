@@ -6,12 +6,20 @@
 #include <utility>
 
 namespace raftlab {
+namespace {
+std::string str(Index i) { return std::to_string(i.get()); }
+}  // namespace
 
-RaftLog::RaftLog(std::vector<Entry> entries) : entries_(std::move(entries)) { check(); }
+RaftLog::RaftLog(Index base_index, Term base_term, std::vector<Entry> entries)
+    : base_index_(base_index),
+      base_term_(base_term),
+      entries_(std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end())) {
+  check();
+}
 
 std::optional<Term> RaftLog::term_at(Index index) const {
-  if (index == Index(0)) return Term();
-  if (index > last_index()) return std::nullopt;
+  if (index == base_index_) return base_term_;
+  if (index < base_index_ || index > last_index()) return std::nullopt;
   return at(index).term;
 }
 
@@ -20,7 +28,7 @@ bool RaftLog::matches(Index index, Term term) const {
   return t.has_value() && *t == term;
 }
 
-const Entry& RaftLog::at(Index index) const { return entries_[index.get() - 1]; }
+const Entry& RaftLog::at(Index index) const { return entries_[index - first_index()]; }
 
 bool RaftLog::is_up_to_date(Index index, Term term) const {
   // §5.4.1: compare the terms of the last entries; if equal, the longer log wins.
@@ -36,17 +44,19 @@ Index RaftLog::first_index_of_term_at(Index index) const {
 
 std::optional<Index> RaftLog::last_index_of_term(Term term) const {
   // Terms never decrease along the log, so scan back from the end and stop early.
-  for (Index i = last_index(); i >= first_index() && i > Index(0); i = i - 1) {
+  for (Index i = last_index(); i >= first_index(); i = i - 1) {
     const Term t = at(i).term;
     if (t == term) return i;
-    if (t < term) break;
+    if (t < term) return std::nullopt;
   }
+  if (base_term_ == term && base_index_ > Index(0)) return base_index_;
   return std::nullopt;
 }
 
 std::vector<Entry> RaftLog::slice(Index from, Index to, uint32_t count_max,
                                   uint64_t bytes_max) const {
   std::vector<Entry> out;
+  if (from < first_index()) throw std::logic_error("log slice from compacted index " + str(from));
   uint64_t bytes = 0;
   for (Index i = from; i <= to && i <= last_index(); i = i + 1) {
     const Entry& e = at(i);
@@ -60,8 +70,8 @@ std::vector<Entry> RaftLog::slice(Index from, Index to, uint32_t count_max,
 
 void RaftLog::append(Entry entry) {
   if (entry.index != last_index() + 1) {
-    throw std::logic_error("log append at " + std::to_string(entry.index.get()) +
-                           " after last index " + std::to_string(last_index().get()));
+    throw std::logic_error("log append at " + str(entry.index) + " after last index " +
+                           str(last_index()));
   }
   if (entry.term < last_term()) {
     throw std::logic_error("log append with term " + std::to_string(entry.term.get()) +
@@ -71,18 +81,37 @@ void RaftLog::append(Entry entry) {
 }
 
 void RaftLog::truncate_from(Index from) {
-  if (from < first_index()) throw std::logic_error("log truncation below the first index");
-  if (from <= last_index()) entries_.resize(from.get() - 1);
+  if (from <= base_index_) throw std::logic_error("log truncation at or below the base");
+  if (from <= last_index()) entries_.resize(from - first_index());
+}
+
+void RaftLog::compact_through(Index index) {
+  if (index < base_index_ || index > last_index()) {
+    throw std::logic_error("log compaction through " + str(index) + " outside [" +
+                           str(base_index_) + ", " + str(last_index()) + "]");
+  }
+  if (index == base_index_) return;
+  base_term_ = at(index).term;
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<long>(index - base_index_));
+  base_index_ = index;
+}
+
+void RaftLog::reset(Index index, Term term) {
+  entries_.clear();
+  base_index_ = index;
+  base_term_ = term;
 }
 
 void RaftLog::check() const {
+  Term prev = base_term_;
   for (size_t i = 0; i < entries_.size(); ++i) {
-    if (entries_[i].index != Index(i + 1)) {
+    if (entries_[i].index != base_index_ + (i + 1)) {
       throw std::logic_error("log indices not consecutive at position " + std::to_string(i));
     }
-    if (i > 0 && entries_[i].term < entries_[i - 1].term) {
-      throw std::logic_error("log terms decrease at index " + std::to_string(i + 1));
+    if (entries_[i].term < prev) {
+      throw std::logic_error("log terms decrease at index " + str(entries_[i].index));
     }
+    prev = entries_[i].term;
   }
 }
 

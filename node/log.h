@@ -1,7 +1,8 @@
-// The in-memory Raft log of one core: every entry after the (future) snapshot point.
+// The in-memory Raft log of one core: the entries after its base (the last compacted index).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <vector>
 
@@ -9,30 +10,36 @@
 
 namespace raftlab {
 
-/// Invariants (checked by check()): entries have consecutive indices starting at first_index(),
-/// and terms never decrease along the log.
+/// Invariants (enforced by append, checked by check()): entries have consecutive indices
+/// starting at first_index() = base + 1, and terms never decrease along the log, starting from
+/// the base's term.
 class RaftLog {
  public:
   RaftLog() = default;
-  explicit RaftLog(std::vector<Entry> entries);
+  /// A log whose entries before `entries` were compacted away; (base_index, base_term) is the
+  /// last compacted entry (0/0 for none). Throws std::logic_error on a malformed log.
+  RaftLog(Index base_index, Term base_term, std::vector<Entry> entries);
 
-  Index first_index() const { return Index(1); }
-  Index last_index() const { return Index(entries_.size()); }
-  Term last_term() const { return entries_.empty() ? Term() : entries_.back().term; }
+  Index base_index() const { return base_index_; }
+  Term base_term() const { return base_term_; }
+  Index first_index() const { return base_index_ + 1; }
+  Index last_index() const { return base_index_ + entries_.size(); }
+  Term last_term() const { return entries_.empty() ? base_term_ : entries_.back().term; }
 
-  /// Term of the entry at `index`; Term() for index 0; nullopt past the end.
+  /// Term of the entry at `index`: base_term() at the base; nullopt below it (compacted) or
+  /// past the end.
   std::optional<Term> term_at(Index index) const;
-  /// True if the log holds an entry at `index` with `term` (index 0 always matches term 0).
+  /// True if the log holds (or compacted) an entry at `index` with `term`.
   bool matches(Index index, Term term) const;
   const Entry& at(Index index) const;  // index in [first_index, last_index]
 
   /// §5.4.1: is a log ending at (last_index, last_term) at least as up to date as this one?
   bool is_up_to_date(Index last_index, Term last_term) const;
 
-  /// First index this log holds with `term` at or below `index` (fast backup), given that
-  /// term_at(index) == term.
+  /// First index this log holds with the term of the entry at `index` (fast backup); stops at
+  /// first_index().
   Index first_index_of_term_at(Index index) const;
-  /// Last index holding `term` (nullopt if the log has no entry of that term).
+  /// Last index holding `term` (the base counts), or nullopt.
   std::optional<Index> last_index_of_term(Term term) const;
 
   /// Entries [from, to] capped by count and bytes (at least one entry if from <= to).
@@ -40,16 +47,22 @@ class RaftLog {
 
   /// Appends `entry` at last_index()+1.
   void append(Entry entry);
-  /// Removes every entry at index >= from.
+  /// Removes every entry at index >= from (from > base).
   void truncate_from(Index from);
+  /// Drops entries <= index (base <= index <= last); the entry at index becomes the base.
+  void compact_through(Index index);
+  /// Drops every entry; (index, term) becomes the base (installing a snapshot, Figure 13).
+  void reset(Index index, Term term);
 
-  const std::vector<Entry>& entries() const { return entries_; }
+  const std::deque<Entry>& entries() const { return entries_; }
 
-  /// Throws std::logic_error if an invariant does not hold.
+  /// Throws std::logic_error if an invariant does not hold (O(n); for construction).
   void check() const;
 
  private:
-  std::vector<Entry> entries_;  // entries_[i] has index i + 1
+  Index base_index_;
+  Term base_term_;
+  std::deque<Entry> entries_;  // entries_[i] has index base_index_ + 1 + i
 };
 
 }  // namespace raftlab

@@ -19,10 +19,15 @@ enum class MessageType : uint8_t {
   kPreVoteResponse = 6,        //
   kHeartbeat = 7,              // leader liveness and commit propagation; no log check
   kHeartbeatResponse = 8,      //
+  kInstallSnapshot = 9,        // §7, Figure 13: one chunk of the leader's snapshot
+  kInstallSnapshotResponse = 10,
+  kTimeoutNow = 11,         // thesis §3.10: leadership transfer, "campaign now"
+  kReadIndex = 12,          // thesis §6.4: a follower asks the leader for a read index
+  kReadIndexResponse = 13,  //
 };
 
 /// Number of distinct message types; keep in step with MessageType.
-constexpr int kMessageTypeCount = 8;
+constexpr int kMessageTypeCount = 13;
 
 const char* to_string(MessageType type);
 
@@ -60,6 +65,22 @@ struct Message {
   Index rejected_index;
   // kAppendEntriesResponse, kHeartbeatResponse: the follower's last log index.
   Index last_index;
+
+  // kInstallSnapshot: the snapshot being sent, and this chunk of its bytes at `offset`;
+  // `done` marks the last chunk. kInstallSnapshotResponse: `offset` is how many bytes of
+  // snapshot.index the follower holds (where the leader resumes); `done` says it installed it
+  // (or already had everything it covers), and then match_index is what it now holds.
+  SnapshotMeta snapshot;
+  uint64_t offset = 0;
+  Payload chunk;
+  bool done = false;
+
+  // kHeartbeat/kHeartbeatResponse: the leader's read round being confirmed (thesis §6.4).
+  // kReadIndex/kReadIndexResponse: the follower's request id.
+  uint64_t context = 0;
+  Index read_index;  // kReadIndexResponse: the index the follower must apply before reading
+
+  bool transfer = false;  // kRequestVote: started by TimeoutNow, so it may override a lease
 
   friend bool operator==(const Message&, const Message&) = default;
 };

@@ -1,9 +1,10 @@
 // What a leader knows about each follower's log (§5.3 nextIndex/matchIndex), plus the
-// flow-control state of batching and pipelining (thesis §10.2).
+// flow-control state of batching and pipelining (thesis §10.2) and snapshot transfer (§7).
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 
 #include "node/types.h"
 
@@ -12,6 +13,7 @@ namespace raftlab {
 enum class ProgressState : uint8_t {
   kProbe,      // next is a guess: one AppendEntries at a time until one is accepted
   kReplicate,  // next is known: stream entries, up to inflight_msgs_max unacknowledged
+  kSnapshot,   // the entries it needs are compacted: stream a snapshot in chunks
 };
 
 const char* to_string(ProgressState state);
@@ -26,6 +28,16 @@ struct Progress {
   // match as of the previous heartbeat answer: no progress for a whole heartbeat round with
   // messages in flight means one was lost, so the leader falls back to probing.
   Index match_at_heartbeat;
+
+  // kSnapshot: the snapshot being sent. It stays the same until the transfer ends, even if a
+  // newer one is taken meanwhile, so a slow transfer is never restarted from scratch.
+  std::optional<Snapshot> snapshot;
+  uint64_t snapshot_sent = 0;             // bytes sent so far
+  uint64_t snapshot_acked = 0;            // bytes the follower confirmed holding
+  uint32_t snapshot_chunks_inflight = 0;  // unacknowledged chunks (<= inflight_msgs_max)
+  uint64_t snapshot_acked_at_heartbeat = 0;
+
+  uint64_t read_round_acked = 0;  // newest leadership round (thesis §6.4) it answered
 };
 
 }  // namespace raftlab

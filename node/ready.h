@@ -3,22 +3,27 @@
 //
 // The host feeds one Input at a time to Core::step and handles the returned Ready in this order:
 //
-//   1. PERSIST. Write `hard_state` (if set) and `entries` (an entry at index i discards every
-//      stored entry >= i) to stable storage. Writes of successive Readys are made durable in
-//      the order they were returned; the host may batch many Readys into one sync (group
-//      commit) and may go on stepping while a sync is in flight.
-//      When the writes of every Ready up to and including one with `persist_id` = P are
-//      durable, the host steps `Persisted{P}`.
+//   1. PERSIST. In this order: save `snapshot` (if set) as the newest snapshot; discard stored
+//      entries >= `truncate_from` (if set); discard stored entries <= `compacted_through` (if
+//      set: a durable snapshot covers them); write `entries` (an entry at index i discards
+//      every stored entry >= i); write `hard_state` (if set).
+//      Writes of successive Readys are made durable in the order they were returned; the host
+//      may batch many Readys into one sync (group commit) and may go on stepping while a sync
+//      is in flight. When the writes of every Ready up to and including one with
+//      `persist_id` = P are durable, the host steps `Persisted{P}`.
 //   2. SEND. `messages` may be sent at once, in parallel with the disk write: they are the
-//      leader's AppendEntries and heartbeats and PreVote traffic, which depend on nothing
-//      this node has not yet made durable (thesis §10.2.1; the leader counts itself towards
-//      a commit only once `Persisted` says its entries are durable).
-//      `messages_after_persist` may be sent only once everything up to `persist_id` is
-//      durable: votes, a candidate's vote requests and every response that reports log
-//      state. If the node crashes first, they are never sent.
-//   3. APPLY. Apply `committed` to the state machine in order. Each committed entry appears
-//      in exactly one Ready, once, in index order; entries are handed out only once they are
-//      durable on this node.
+//      leader's AppendEntries, heartbeats, snapshot chunks and TimeoutNow and PreVote
+//      traffic, which depend on nothing this node has not yet made durable (thesis §10.2.1;
+//      the leader counts itself towards a commit only once `Persisted` says its entries are
+//      durable). `messages_after_persist` may be sent only once everything up to
+//      `persist_id` is durable: votes, a candidate's vote requests and every response that
+//      reports log state. If the node crashes first, they are never sent.
+//   3. APPLY. If `restore_snapshot` is set, replace the state machine with `snapshot` first.
+//      Then apply `committed` in order. Each committed entry appears in exactly one Ready,
+//      once, in index order, never at or below a restored snapshot; entries are handed out
+//      only once they are durable on this node. Then answer the reads in `reads` (each is
+//      ready: the state machine has applied its read index) and fail those in
+//      `reads_failed`.
 //
 // Nothing else in the core has side effects: it does no I/O, reads no clock, starts no thread
 // and draws randomness only from the seed in its Config.
@@ -61,33 +66,95 @@ struct Persisted {
 /// Start an election now, as if the election timeout had passed (for tests and tools).
 struct Campaign {};
 
-using Input = std::variant<Tick, Receive, Propose, Persisted, Campaign>;
+/// The state machine has been snapshotted after applying every entry up to `index`
+/// (<= applied). The core keeps it to send to lagging followers and compacts its log.
+struct SnapshotTaken {
+  Index index;
+  Payload data;
+};
 
-/// The answer to a Propose.
-struct ProposeOutcome {
+/// A linearizable read without a log write (thesis §6.4). `id` is the host's; the read comes
+/// back in Ready::reads once it may be served, or in Ready::reads_failed.
+struct ReadIndex {
+  uint64_t id = 0;
+};
+
+/// Leadership transfer to `target` (thesis §3.10).
+struct TransferLeader {
+  NodeId target;
+};
+
+/// A single-server membership change (thesis §4.1). Adding makes the node a learner until it
+/// has caught up, then the leader promotes it to voter on its own.
+enum class MembershipOp : uint8_t { kAddServer, kRemoveServer };
+struct ChangeMembership {
+  MembershipOp op = MembershipOp::kAddServer;
+  NodeId node;
+};
+
+using Input = std::variant<Tick, Receive, Propose, Persisted, Campaign, SnapshotTaken, ReadIndex,
+                           TransferLeader, ChangeMembership>;
+
+/// Why a request was refused.
+enum class Refusal : uint8_t {
+  kNone,
+  kNotLeader,         // ask leader_hint instead
+  kTransferring,      // a leadership transfer is under way; retry shortly
+  kChangeInProgress,  // a membership change is not finished yet (one at a time)
+  kNoCommitInTerm,    // a new leader has not committed its first entry yet; retry shortly
+  kInvalid,           // empty proposal, unknown node, already a member, ...
+  kTimedOut,          // a read whose leadership round did not finish in time
+  kLeadershipLost,    // the leader stepped down before the read could be served
+};
+const char* to_string(Refusal refusal);
+
+/// The answer to a Propose, TransferLeader or ChangeMembership.
+struct Outcome {
   bool accepted = false;
-  Index first_index;   // accepted: index of the first command
-  Index last_index;    // accepted: index of the last command
+  Index first_index;   // accepted: index of the first entry appended (propose, change)
+  Index last_index;    // accepted: index of the last entry appended
   Term term;           // accepted: the term they were appended in
-  NodeId leader_hint;  // refused: who this node believes is leader (or none)
+  NodeId leader_hint;  // who this node believes is leader (or none)
+  Refusal refusal = Refusal::kNone;
+};
+
+/// A read that may now be served: the state machine has applied `index`.
+struct ReadState {
+  uint64_t id = 0;
+  Index index;
+};
+
+struct ReadFailure {
+  uint64_t id = 0;
+  Refusal refusal = Refusal::kNone;
+  NodeId leader_hint;
 };
 
 struct Ready {
-  std::optional<HardState> hard_state;  // 1. persist, if set
-  std::vector<Entry> entries;           // 1. persist (append, truncating from entries[0].index)
+  std::optional<Snapshot> snapshot;        // 1. persist as the newest snapshot; 3. see restore
+  std::optional<Index> truncate_from;      // 1. discard stored entries >= this
+  std::optional<Index> compacted_through;  // 1. stored entries <= this may be discarded
+  std::optional<HardState> hard_state;     // 1. persist, if set
+  std::vector<Entry> entries;              // 1. persist (append, truncating from entries[0].index)
   // The id of the newest write issued so far. A Ready that writes something gets a new id;
   // one that writes nothing repeats the newest id, so its messages_after_persist still wait
   // for every earlier write. 0 means nothing has ever been written.
   uint64_t persist_id = 0;
   std::vector<Message> messages;                // 2. send now
   std::vector<Message> messages_after_persist;  // 2. send once persist_id is durable
+  bool restore_snapshot = false;                // 3. reset the state machine to `snapshot`
   std::vector<Entry> committed;                 // 3. apply in order
-  std::optional<ProposeOutcome> propose_outcome;
+  std::vector<ReadState> reads;                 // 3. then serve these reads
+  std::vector<ReadFailure> reads_failed;        // 3. and fail these
+  std::optional<Outcome> outcome;               // the answer to this step's request, if any
 
-  bool has_writes() const { return hard_state.has_value() || !entries.empty(); }
+  bool has_writes() const {
+    return snapshot.has_value() || truncate_from.has_value() || compacted_through.has_value() ||
+           hard_state.has_value() || !entries.empty();
+  }
   bool empty() const {
     return !has_writes() && messages.empty() && messages_after_persist.empty() &&
-           committed.empty() && !propose_outcome.has_value();
+           committed.empty() && reads.empty() && reads_failed.empty() && !outcome.has_value();
   }
 };
 

@@ -126,7 +126,23 @@ struct SnapshotMeta {
   friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
 };
 
+/// A snapshot: the state machine's bytes after applying every entry up to meta.index.
+struct Snapshot {
+  SnapshotMeta meta;
+  Payload data;  // opaque to the core; shared, so holding it for a slow follower is cheap
+
+  friend bool operator==(const Snapshot&, const Snapshot&) = default;
+};
+
 const char* to_string(EntryType type);
+
+/// The bytes of a kConfig entry: "voters=1,2,3;learners=4". Text, so `log dump` shows it.
+std::string encode_membership(const Membership& m);
+/// Parses encode_membership's output; false on anything else.
+bool decode_membership(std::string_view text, Membership& out);
+bool is_voter(const Membership& m, NodeId id);
+bool is_member(const Membership& m, NodeId id);  // voter or learner
+std::string describe(const Membership& m);       // "voters 1,2,3 learners 4"
 
 }  // namespace raftlab
 

@@ -523,18 +523,35 @@ TEST_CASE("a core refuses a restored state that contradicts itself") {
   CHECK_THROWS_AS(Core(config_for(1, 3), r), std::invalid_argument);
   Restored future = log_with_terms({1, 4}, 2);
   CHECK_THROWS_AS(Core(config_for(1, 3), future), std::invalid_argument);
-  Config not_member = config_for(1, 3);
-  not_member.id = NodeId(9);
-  CHECK_THROWS_AS(Core(not_member), std::invalid_argument);
+  Restored gap = log_with_terms({1, 1}, 1);
+  gap.snapshot = Snapshot{SnapshotMeta{Index(5), Term(1), {}}, {}};
+  gap.entries.erase(gap.entries.begin());  // entries 2.. after a snapshot at 5: fine (trailing)
+  CHECK_NOTHROW(Core(config_for(1, 3), gap));
+  Restored hole;
+  hole.hard_state.term = Term(1);
+  hole.snapshot = Snapshot{SnapshotMeta{Index(5), Term(1), {}}, {}};
+  hole.entries.push_back(Entry{Term(1), Index(8), EntryType::kNormal, "x"});  // 6, 7 missing
+  CHECK_THROWS_AS(Core(config_for(1, 3), hole), std::invalid_argument);
+}
+
+TEST_CASE("a server outside the configuration never campaigns (thesis §4.2.1)") {
+  Config joining = config_for(1, 3);
+  joining.id = NodeId(9);  // a new server, waiting to be added
+  Core core(joining);
+  for (int i = 0; i < 200; ++i) core.step(Tick{});
+  CHECK(core.role() == Role::kFollower);
+  CHECK(core.term() == Term(0));
+  core.step(Campaign{});
+  CHECK(core.term() == Term(0));
 }
 
 TEST_CASE("a proposal to a non-leader is refused with a leader hint (§8)") {
   Harness h(3, no_prevote());
   elect(h, 1);
-  const ProposeOutcome o = h.propose(2, "x");
+  const Outcome o = h.propose(2, "x");
   CHECK_FALSE(o.accepted);
   CHECK(o.leader_hint == NodeId(1));
-  const ProposeOutcome ok = h.propose(1, "x");
+  const Outcome ok = h.propose(1, "x");
   CHECK(ok.accepted);
   CHECK(ok.first_index == Index(2));
   CHECK(ok.term == Term(1));

@@ -21,9 +21,14 @@ Harness::Harness(int count, Config base) : base_(std::move(base)) {
   base_.voters.clear();
   for (int i = 1; i <= count; ++i) base_.voters.push_back(NodeId(i));
   for (int i = 1; i <= count; ++i) {
-    nodes_[i];
+    nodes_[i].bootstrap = base_.voters;
     restart(i);
   }
+}
+
+void Harness::add_spare(int id) {
+  nodes_[id].bootstrap = {};
+  restart(id);
 }
 
 std::vector<int> Harness::ids() const {
@@ -48,7 +53,21 @@ void Harness::handle(int id, Ready ready) {
   HarnessNode& n = nodes_.at(id);
   if (ready.empty()) return;
   print(std::to_string(id) + " ready:");
-  // 1. Persist, synchronously.
+  // 1. Persist, synchronously, in the order ready.h gives.
+  if (ready.snapshot) {
+    n.snapshot = *ready.snapshot;
+    print("  persist snapshot: " + std::to_string(ready.snapshot->meta.index.get()) + "/" +
+          std::to_string(ready.snapshot->meta.term.get()) + " " +
+          describe(ready.snapshot->meta.membership) + " \"" + ready.snapshot->data.str() + "\"");
+  }
+  if (ready.truncate_from) {
+    std::erase_if(n.entries, [&](const Entry& e) { return e.index >= *ready.truncate_from; });
+    print("  truncate from " + std::to_string(ready.truncate_from->get()));
+  }
+  if (ready.compacted_through) {
+    std::erase_if(n.entries, [&](const Entry& e) { return e.index <= *ready.compacted_through; });
+    print("  compact through " + std::to_string(ready.compacted_through->get()));
+  }
   if (ready.hard_state) {
     n.hard_state = *ready.hard_state;
     const HardState& hs = *ready.hard_state;
@@ -70,15 +89,34 @@ void Harness::handle(int id, Ready ready) {
     mailbox_.push_back(std::move(m));
   }
   // 3. Apply.
+  if (ready.restore_snapshot) {
+    n.restored_index = ready.snapshot->meta.index;
+    n.applied.clear();
+    print("  restore snapshot " + std::to_string(n.restored_index.get()));
+  }
   for (Entry& e : ready.committed) {
     print("  apply: " + describe(e));
     n.applied.push_back(std::move(e));
   }
-  if (ready.propose_outcome) {
-    const ProposeOutcome& o = *ready.propose_outcome;
-    print(o.accepted ? "  proposal accepted at " + std::to_string(o.first_index.get()) + ".." +
-                           std::to_string(o.last_index.get())
-                     : "  proposal refused, leader hint " + std::to_string(o.leader_hint.get()));
+  for (const ReadState& r : ready.reads) {
+    print("  read " + std::to_string(r.id) + " ready at " + std::to_string(r.index.get()));
+    n.reads.push_back(r);
+  }
+  for (const ReadFailure& r : ready.reads_failed) {
+    print("  read " + std::to_string(r.id) + " failed: " + to_string(r.refusal));
+    n.reads_failed.push_back(r);
+  }
+  if (ready.outcome) {
+    const Outcome& o = *ready.outcome;
+    if (!o.accepted) {
+      print(std::string("  refused: ") + to_string(o.refusal) + ", leader hint " +
+            std::to_string(o.leader_hint.get()));
+    } else if (o.first_index) {
+      print("  accepted at " + std::to_string(o.first_index.get()) + ".." +
+            std::to_string(o.last_index.get()));
+    } else {
+      print("  accepted");
+    }
   }
   if (ready.has_writes()) handle(id, n.core->step(Persisted{ready.persist_id}));
 }
@@ -91,10 +129,30 @@ void Harness::fire_election_timeout(int id) {
   tick(id, static_cast<int>(base_.election_ticks_max));
 }
 
-ProposeOutcome Harness::propose(int id, const std::string& command) {
+Outcome Harness::propose(int id, const std::string& command) {
   HarnessNode& n = nodes_.at(id);
   Ready r = n.core->step(Propose(std::vector<Payload>{Payload(command)}));
-  const ProposeOutcome out = r.propose_outcome.value_or(ProposeOutcome{});
+  const Outcome out = r.outcome.value_or(Outcome{});
+  handle(id, std::move(r));
+  return out;
+}
+
+void Harness::snapshot(int id, const std::string& data) {
+  const Index applied = core(id).applied();
+  step(id, SnapshotTaken{applied,
+                         Payload(data.empty() ? "state@" + std::to_string(applied.get()) : data)});
+}
+
+Outcome Harness::transfer(int id, int target) {
+  Ready r = core(id).step(TransferLeader{NodeId(static_cast<uint64_t>(target))});
+  const Outcome out = r.outcome.value_or(Outcome{});
+  handle(id, std::move(r));
+  return out;
+}
+
+Outcome Harness::change(int id, MembershipOp op, int node) {
+  Ready r = core(id).step(ChangeMembership{op, NodeId(static_cast<uint64_t>(node))});
+  const Outcome out = r.outcome.value_or(Outcome{});
   handle(id, std::move(r));
   return out;
 }
@@ -113,7 +171,7 @@ size_t Harness::deliver_once(int only_to) {
     const int from = static_cast<int>(m.from.get());
     const int to = static_cast<int>(m.to.get());
     if (isolated_.count(from) || isolated_.count(to) || cuts_.count({from, to}) ||
-        !nodes_.at(to).up) {
+        !nodes_.at(to).up || (drop_if && drop_if(m))) {
       print("dropped: " + describe(m));
       continue;
     }
@@ -145,8 +203,10 @@ void Harness::restart(int id) {
   HarnessNode& n = nodes_.at(id);
   Config c = base_;
   c.id = NodeId(id);
-  n.core = std::make_unique<Core>(c, Restored{n.hard_state, n.entries});
-  n.applied.clear();  // the state machine is rebuilt from the log
+  c.voters = n.bootstrap;
+  n.core = std::make_unique<Core>(c, Restored{n.hard_state, n.entries, n.snapshot});
+  n.applied.clear();  // the state machine is rebuilt from the snapshot and the log
+  n.restored_index = n.snapshot ? n.snapshot->meta.index : Index(0);
   n.up = true;
 }
 
@@ -168,6 +228,9 @@ std::string describe_status(const Status& s) {
       << " vote=" << s.vote.get() << " leader=" << s.leader.get() << " commit=" << s.commit.get()
       << " applied=" << s.applied.get() << " last=" << s.last_index.get() << "/"
       << s.last_term.get();
+  if (s.snapshot_index) out << " snapshot=" << s.snapshot_index.get();
+  if (s.first_index > Index(1)) out << " first=" << s.first_index.get();
+  if (!s.voter) out << " (not a voter)";
   return out.str();
 }
 

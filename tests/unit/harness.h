@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,9 +18,14 @@ namespace raftlab::testing {
 
 struct HarnessNode {
   std::unique_ptr<Core> core;
-  HardState hard_state;        // durable
-  std::vector<Entry> entries;  // durable log
-  std::vector<Entry> applied;  // everything handed to apply, in order
+  HardState hard_state;              // durable
+  std::vector<Entry> entries;        // durable log
+  std::optional<Snapshot> snapshot;  // durable newest snapshot
+  Index restored_index;              // the state machine was last reset to this snapshot
+  std::vector<Entry> applied;        // everything handed to apply since, in order
+  std::vector<ReadState> reads;      // reads the node may serve, in order
+  std::vector<ReadFailure> reads_failed;
+  std::vector<NodeId> bootstrap;  // Config::voters it starts from
   bool up = true;
 };
 
@@ -27,6 +33,8 @@ class Harness {
  public:
   /// Adds `count` nodes with ids 1..count sharing `base` (id and voters are filled in).
   explicit Harness(int count, Config base = default_config());
+  /// Adds a node outside the configuration (a server waiting to be added, thesis §4.2.1).
+  void add_spare(int id);
 
   static Config default_config();
 
@@ -42,7 +50,12 @@ class Harness {
   /// Ticks `id` until its election timeout has surely passed (election_ticks_max ticks).
   void fire_election_timeout(int id);
   void campaign(int id) { step(id, Campaign{}); }
-  ProposeOutcome propose(int id, const std::string& command);
+  Outcome propose(int id, const std::string& command);
+  /// SnapshotTaken at the node's applied index, with "state@<index>" as the bytes (or `data`).
+  void snapshot(int id, const std::string& data = "");
+  void read(int id, uint64_t read_id) { step(id, ReadIndex{read_id}); }
+  Outcome transfer(int id, int target);
+  Outcome change(int id, MembershipOp op, int node);
 
   /// Delivers every message now in the mailbox (not those they cause). Returns how many.
   size_t deliver_once(int only_to = 0);
@@ -65,6 +78,8 @@ class Harness {
   std::vector<Message> take_mailbox();  // removes and returns every queued message
   int leader() const;                   // the id of a node whose role is leader, or 0
 
+  /// Messages for which this returns true are dropped on delivery (a targeted loss).
+  std::function<bool(const Message&)> drop_if;
   bool trace = false;        // collect a text trace of every Ready and delivery
   std::string take_trace();  // returns and clears the trace
   uint64_t delivered_count(MessageType type) const;

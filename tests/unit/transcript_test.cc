@@ -5,8 +5,10 @@
 //
 // Commands:
 //   add-nodes N [pre_vote=0] [check_quorum=0] [seed=S] [entries_per_msg=K] [inflight=K]
-//             [heartbeat=TICKS]
+//             [heartbeat=TICKS] [trailing=K] [chunk=BYTES]
 //   campaign ID | tick ID [COUNT] | tick-election ID | propose ID DATA
+//   snapshot ID | read ID READ_ID | transfer ID TARGET | add ID NODE | remove ID NODE
+//   add-spare ID
 //   deliver [TO] | stabilize | mailbox | status | log ID | progress ID
 //   isolate ID | cut FROM TO | heal | crash ID | restart ID
 #include <algorithm>
@@ -95,6 +97,10 @@ class Runner {
           c.inflight_msgs_max = static_cast<uint32_t>(value);
         else if (key == "heartbeat")
           c.heartbeat_ticks = static_cast<uint32_t>(value);
+        else if (key == "trailing")
+          c.snapshot_trailing_entries = static_cast<uint32_t>(value);
+        else if (key == "chunk")
+          c.snapshot_chunk_bytes_max = value;
         else
           throw std::runtime_error("add-nodes: unknown option " + key);
       }
@@ -132,6 +138,18 @@ class Runner {
                  " next=" + std::to_string(pr->next.get()) +
                  " inflight=" + std::to_string(pr->inflight.size()) + "\n";
       }
+    } else if (cmd == "snapshot") {
+      h_->snapshot(arg(1));
+    } else if (cmd == "read") {
+      h_->read(arg(1), static_cast<uint64_t>(arg(2)));
+    } else if (cmd == "transfer") {
+      h_->transfer(arg(1), arg(2));
+    } else if (cmd == "add") {
+      h_->change(arg(1), MembershipOp::kAddServer, arg(2));
+    } else if (cmd == "remove") {
+      h_->change(arg(1), MembershipOp::kRemoveServer, arg(2));
+    } else if (cmd == "add-spare") {
+      h_->add_spare(arg(1));
     } else if (cmd == "isolate") {
       h_->isolate(arg(1));
     } else if (cmd == "cut") {
