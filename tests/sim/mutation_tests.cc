@@ -97,4 +97,29 @@ TEST_CASE("mutation: skip_consistency_check", "[mutation]") {
                  2000});
 }
 
+// Issue #3's switches. A ReadIndex answered without the heartbeat round lets a leader that
+// was deposed behind a partition serve a value the new leader has overwritten: caught by the
+// read linearizability checker.
+TEST_CASE("mutation: read_without_heartbeat", "[mutation][issue3]") {
+  expect_caught({"read_without_heartbeat",
+                 [](UnsafeSwitches& u) { u.read_without_heartbeat = true; }, Profile::kReads, 5,
+                 2000});
+}
+
+// Configurations that take effect only on commit: nodes disagree on who votes while a change
+// is in flight, and rapid changes with partitions and leader crashes let two majorities
+// decide apart.
+TEST_CASE("mutation: config_on_commit", "[mutation][issue3]") {
+  expect_caught({"config_on_commit", [](UnsafeSwitches& u) { u.config_on_commit = true; },
+                 Profile::kMembership, 5, 2000});
+}
+
+// Two changes in flight at once: removing two of three voters makes the one left a majority
+// of the new configuration, disjoint from the other two, a majority of the old one.
+TEST_CASE("mutation: concurrent_config_changes", "[mutation][issue3]") {
+  expect_caught({"concurrent_config_changes",
+                 [](UnsafeSwitches& u) { u.concurrent_config_changes = true; },
+                 Profile::kMembership, 3, 2000});
+}
+
 }  // namespace raftlab::sim

@@ -2,9 +2,12 @@
 #include "tests/sim/sim.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <exception>
+#include <set>
 #include <sstream>
+#include <string_view>
 
 namespace raftlab::sim {
 namespace {
@@ -43,7 +46,91 @@ std::string entry_text(const Entry& e) { return describe(e); }
 #define RAFTLAB_SIM_TESTS_PATH "raftlab_sim_tests"
 #endif
 
+constexpr std::string_view kKvMagic = "raftlab-kv 1\n";
+
+uint64_t cell_hash(const std::string& key, const KvStore::Cell& cell) {
+  uint64_t h = fnv(0xcbf29ce484222325ULL, key);
+  h = fnv(h, cell.value);
+  return fnv(h, cell.index);
+}
+
 }  // namespace
+
+std::pair<std::string, std::string> KvStore::parse(const std::string& command) {
+  const size_t eq = command.find('=');
+  if (eq == std::string::npos) return {std::string(), command};
+  return {command.substr(0, eq), command.substr(eq + 1)};
+}
+
+void KvStore::apply(const Entry& e) {
+  applied_ = e.index.get();
+  if (e.type != EntryType::kNormal) return;
+  auto [key, value] = parse(e.data);
+  Cell& cell = cells_[key];
+  if (cell.index != 0) cells_hash_ -= cell_hash(key, cell);
+  cell = Cell{std::move(value), e.index.get()};
+  cells_hash_ += cell_hash(key, cell);
+}
+
+uint64_t KvStore::hash() const { return fnv(cells_hash_, applied_); }
+
+const KvStore::Cell* KvStore::get(const std::string& key) const {
+  auto it = cells_.find(key);
+  return it == cells_.end() ? nullptr : &it->second;
+}
+
+// "raftlab-kv 1\napplied N\n" then one "index\tkey\tvalue\n" per register (keys and values hold
+// no tabs or newlines), then the padding as one "#...\n" line.
+std::string KvStore::encode(uint64_t padding_bytes) const {
+  std::string out(kKvMagic);
+  out += "applied " + std::to_string(applied_) + "\n";
+  for (const auto& [key, cell] : cells_) {
+    out += std::to_string(cell.index);
+    out += '\t';
+    out += key;
+    out += '\t';
+    out += cell.value;
+    out += '\n';
+  }
+  if (padding_bytes > 0) {
+    out += '#';
+    out.append(padding_bytes, 'p');
+    out += '\n';
+  }
+  return out;
+}
+
+bool KvStore::decode(const std::string& bytes) {
+  std::string_view in(bytes);
+  if (in.substr(0, kKvMagic.size()) != kKvMagic) return false;
+  in.remove_prefix(kKvMagic.size());
+  KvStore out;
+  bool first = true;
+  while (!in.empty()) {
+    const size_t nl = in.find('\n');
+    if (nl == std::string_view::npos) return false;
+    const std::string_view line = in.substr(0, nl);
+    in.remove_prefix(nl + 1);
+    if (first) {
+      if (line.substr(0, 8) != "applied ") return false;
+      out.applied_ = std::strtoull(std::string(line.substr(8)).c_str(), nullptr, 10);
+      first = false;
+      continue;
+    }
+    if (!line.empty() && line[0] == '#') continue;  // padding
+    const size_t t1 = line.find('\t');
+    const size_t t2 = t1 == std::string_view::npos ? t1 : line.find('\t', t1 + 1);
+    if (t2 == std::string_view::npos) return false;
+    Cell cell{std::string(line.substr(t2 + 1)),
+              std::strtoull(std::string(line.substr(0, t1)).c_str(), nullptr, 10)};
+    const std::string key(line.substr(t1 + 1, t2 - t1 - 1));
+    out.cells_hash_ += cell_hash(key, cell);
+    out.cells_[key] = std::move(cell);
+  }
+  if (first) return false;
+  *this = std::move(out);
+  return true;
+}
 
 uint64_t derive_seed(uint64_t seed, uint64_t stream) {
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
@@ -78,17 +165,15 @@ struct Cluster::Node {
   std::unique_ptr<Core> core;  // nullptr while crashed
   uint64_t incarnation = 0;    // bumped by crash and restart; stale events are ignored
 
-  // The disk: what survives a crash.
-  HardState durable_hard_state;
-  std::vector<Entry> durable_entries;  // durable_entries[k - 1] has index k
+  // The disk: what survives a crash (durable state) and the writes not yet synced.
+  SimDisk disk;
 
-  // Writes handed over but not yet synced, in Ready order. An item without writes only holds
-  // after-persist messages waiting for an earlier write with the same persist id.
+  // Readys whose writes are on the disk's pending list, in Ready order, with the messages
+  // that wait for them. An item without writes only holds after-persist messages waiting for
+  // an earlier write with the same persist id.
   struct PendingWrite {
     uint64_t persist_id = 0;
     bool has_writes = false;
-    std::optional<HardState> hard_state;
-    std::vector<Entry> entries;
     std::vector<Message> after_persist;
   };
   std::deque<PendingWrite> pending;
@@ -96,8 +181,10 @@ struct Cluster::Node {
   uint64_t durable_persist_id = 0;  // newest persist id durable (this incarnation)
   uint64_t newest_persist_id = 0;   // newest persist id issued (this incarnation)
 
-  std::vector<Entry> applied;  // this incarnation's state machine input
-  Index seen_commit;           // commit index already checked against the global sequence
+  std::vector<Entry> applied;      // state machine input; a restore fills the covered prefix
+  Index seen_commit;               // commit index already checked against the global sequence
+  KvStore kv;                      // the state machine
+  uint64_t snapshot_taken_at = 0;  // applied index of the newest snapshot (taken or restored)
 };
 
 Cluster::Cluster(SimConfig config)
@@ -106,6 +193,13 @@ Cluster::Cluster(SimConfig config)
       filter_(derive_seed(config_.seed, 2)) {
   if (config_.nodes_count < 1) config_.nodes_count = 1;
   disconnected_.assign(static_cast<size_t>(config_.nodes_count), false);
+  if (config_.voters_count <= 0 || config_.voters_count > config_.nodes_count) {
+    config_.voters_count = config_.nodes_count;
+  }
+  committed_configs_[0] = Membership{};
+  for (int j = 0; j < config_.voters_count; ++j) {
+    committed_configs_[0].voters.push_back(node_id(j));
+  }
   for (int i = 0; i < config_.nodes_count; ++i) {
     auto node = std::make_unique<Node>();
     node->id = node_id(i);
@@ -127,11 +221,12 @@ void Cluster::start_node(int i) {
   Config c = config_.core;
   c.id = n.id;
   c.voters.clear();
-  for (int j = 0; j < size(); ++j) c.voters.push_back(node_id(j));
+  if (i < config_.voters_count) c.voters = committed_configs_.at(0).voters;  // else a spare
   c.seed = derive_seed(config_.seed, 1000 + n.id.get() * 1000 + n.incarnation);
   c.check_invariants = true;
   try {
-    n.core = std::make_unique<Core>(c, Restored{n.durable_hard_state, n.durable_entries});
+    n.core = std::make_unique<Core>(
+        c, Restored{n.disk.hard_state(), n.disk.entries(), n.disk.snapshot()});
   } catch (const std::exception& e) {
     fail("restart", "node " + std::to_string(n.id.get()) +
                         " cannot restart from its durable state: " + e.what());
@@ -142,21 +237,19 @@ void Cluster::start_node(int i) {
   n.durable_persist_id = 0;
   n.newest_persist_id = 0;
   n.applied.clear();
+  n.kv = KvStore{};
+  n.snapshot_taken_at = 0;
   n.seen_commit = Index();
-  // The restored core may consider a prefix already applied (it has no snapshot, so normally
-  // none): that prefix must be the committed one.
-  const Index applied = n.core->status().applied;
-  for (uint64_t k = 1; k <= applied.get() && k <= n.core->log().last_index().get(); ++k) {
-    n.applied.push_back(n.core->log().at(Index(k)));
-  }
   check_commit(i);
-  for (const Entry& e : n.applied) {
-    if (e.index.get() > committed_.size() || !(committed_[e.index.get() - 1] == e)) {
-      fail("state machine safety", "node " + std::to_string(n.id.get()) +
-                                       " restarts with applied entry " + entry_text(e) +
-                                       " that is not the committed one");
-      return;
-    }
+  if (!ok()) return;
+  // The state machine restarts from the durable snapshot; the core re-applies what follows.
+  if (n.disk.snapshot()) restore_state_machine(i, *n.disk.snapshot());
+  if (!ok()) return;
+  if (n.core->applied().get() != n.kv.applied()) {
+    fail("restart", "node " + std::to_string(n.id.get()) + " core restarts with applied " +
+                        std::to_string(n.core->applied().get()) + " but its state machine at " +
+                        std::to_string(n.kv.applied()));
+    return;
   }
   // A random phase, so the nodes' ticks are not in lockstep.
   schedule(now_ms_ + prng_.uniform(1, config_.tick_ms + 1), EventKind::kTick, i, n.incarnation, 0);
@@ -246,6 +339,9 @@ void Cluster::crash(NodeId id) {
   ++n.incarnation;
   n.pending.clear();  // unsynced writes and unsent after-persist messages are lost
   n.sync_covers = 0;
+  n.disk.crash();
+  const int i = static_cast<int>(id.get() - 1);
+  std::erase_if(open_reads_, [i](const auto& r) { return r.second.node == i; });
   ++stats_.crashes;
   if (narrate) narrate("node " + std::to_string(id.get()) + " crashes");
   check_committed_durable(false);
@@ -270,11 +366,11 @@ const std::vector<Entry>& Cluster::applied(NodeId id) const {
 }
 
 const HardState& Cluster::durable_hard_state(NodeId id) const {
-  return nodes_[id.get() - 1]->durable_hard_state;
+  return nodes_[id.get() - 1]->disk.hard_state();
 }
 
 const std::vector<Entry>& Cluster::durable_entries(NodeId id) const {
-  return nodes_[id.get() - 1]->durable_entries;
+  return nodes_[id.get() - 1]->disk.entries();
 }
 
 int Cluster::single_leader() const {
@@ -288,14 +384,64 @@ int Cluster::single_leader() const {
   return leader;
 }
 
-ProposeOutcome Cluster::propose(NodeId id, std::vector<std::string> commands) {
-  ProposeOutcome outcome;
+Outcome Cluster::propose(NodeId id, std::vector<std::string> commands) {
+  Outcome outcome;
   const int i = static_cast<int>(id.get() - 1);
   if (!ok() || nodes_[static_cast<size_t>(i)]->core == nullptr) return outcome;
   step(i, Propose{std::move(commands)}, &outcome);
   if (outcome.accepted) ++stats_.proposals_accepted;
   return outcome;
 }
+
+void Cluster::step_request(NodeId id, const Input& input, Outcome* outcome) {
+  const int i = static_cast<int>(id.get() - 1);
+  if (!ok() || nodes_[static_cast<size_t>(i)]->core == nullptr) return;
+  step(i, input, outcome);
+}
+
+uint64_t Cluster::read(NodeId id, const std::string& key) {
+  const int i = static_cast<int>(id.get() - 1);
+  if (!ok() || nodes_[static_cast<size_t>(i)]->core == nullptr) return 0;
+  const uint64_t read_id = next_read_id_++;
+  // Linearizability: every write known committed now must be visible to this read.
+  const KvStore::Cell* newest = global_kv_.get(key);
+  open_reads_[read_id] = OpenRead{i, key, newest ? newest->index : 0};
+  read_results_[read_id] = ReadResult{};
+  step(i, ReadIndex{read_id}, nullptr);
+  return read_id;
+}
+
+const ReadResult* Cluster::read_result(uint64_t read_id) const {
+  auto it = read_results_.find(read_id);
+  return it == read_results_.end() ? nullptr : &it->second;
+}
+
+Outcome Cluster::transfer_leader(NodeId id, NodeId target) {
+  Outcome outcome;
+  step_request(id, TransferLeader{target}, &outcome);
+  if (outcome.accepted) ++stats_.transfers_accepted;
+  if (outcome.accepted && narrate) {
+    narrate("node " + std::to_string(id.get()) + " starts a leadership transfer to node " +
+            std::to_string(target.get()));
+  }
+  return outcome;
+}
+
+Outcome Cluster::change_membership(NodeId id, MembershipOp op, NodeId node) {
+  Outcome outcome;
+  step_request(id, ChangeMembership{op, node}, &outcome);
+  if (outcome.accepted) ++stats_.config_changes_accepted;
+  if (outcome.accepted && narrate) {
+    narrate("node " + std::to_string(id.get()) +
+            (op == MembershipOp::kAddServer ? " adds node " : " removes node ") +
+            std::to_string(node.get()) + " at index " + std::to_string(outcome.first_index.get()));
+  }
+  return outcome;
+}
+
+const KvStore& Cluster::kv(NodeId id) const { return nodes_[id.get() - 1]->kv; }
+
+const SimDisk& Cluster::disk(NodeId id) const { return nodes_[id.get() - 1]->disk; }
 
 void Cluster::campaign(NodeId id) {
   const int i = static_cast<int>(id.get() - 1);
@@ -329,7 +475,7 @@ std::string Cluster::report() const {
 // ---------------------------------------------------------------------------------------------
 // The host: Ready handling, network and disk.
 
-void Cluster::step(int i, const Input& input, ProposeOutcome* outcome) {
+void Cluster::step(int i, const Input& input, Outcome* outcome) {
   Node& n = *nodes_[static_cast<size_t>(i)];
   const Role role_before = n.core->role();
   const Term term_before = n.core->term();
@@ -347,9 +493,19 @@ void Cluster::step(int i, const Input& input, ProposeOutcome* outcome) {
   handle_ready(i, std::move(ready), outcome);
   if (!ok()) return;
   check_role(i, role_before, term_before);
+  if (!ok()) return;
+  // The host's snapshot policy: every snapshot_every applied entries.
+  if (config_.snapshot_every > 0 &&
+      n.kv.applied() >= n.snapshot_taken_at + config_.snapshot_every) {
+    n.snapshot_taken_at = n.kv.applied();
+    ++stats_.snapshots_taken;
+    step(i,
+         SnapshotTaken{Index(n.kv.applied()), Payload(n.kv.encode(config_.snapshot_padding_bytes))},
+         nullptr);
+  }
 }
 
-void Cluster::handle_ready(int i, Ready ready, ProposeOutcome* outcome) {
+void Cluster::handle_ready(int i, Ready ready, Outcome* outcome) {
   Node& n = *nodes_[static_cast<size_t>(i)];
   const std::string who = "node " + std::to_string(n.id.get());
 
@@ -373,8 +529,13 @@ void Cluster::handle_ready(int i, Ready ready, ProposeOutcome* outcome) {
     Node::PendingWrite w;
     w.persist_id = ready.persist_id;
     w.has_writes = true;
-    w.hard_state = ready.hard_state;
-    w.entries = std::move(ready.entries);
+    SimDisk::Write dw;
+    dw.hard_state = ready.hard_state;
+    dw.entries = std::move(ready.entries);
+    dw.snapshot = ready.snapshot;  // shares the bytes
+    dw.truncate_from = ready.truncate_from;
+    dw.compacted_through = ready.compacted_through;
+    n.disk.write(std::move(dw));
     w.after_persist = std::move(ready.messages_after_persist);
     n.pending.push_back(std::move(w));
     maybe_start_sync(i);
@@ -399,10 +560,26 @@ void Cluster::handle_ready(int i, Ready ready, ProposeOutcome* outcome) {
   // 3. APPLY (after the commit index has been checked, so the global sequence is current).
   check_commit(i);
   if (!ok()) return;
+  if (ready.restore_snapshot) {
+    if (!ready.snapshot) {
+      fail("host contract", who + " asks to restore a snapshot but gives none");
+      return;
+    }
+    ++stats_.snapshots_installed;
+    restore_state_machine(i, *ready.snapshot);
+    if (!ok()) return;
+    if (narrate) {
+      narrate(who + " installs a snapshot at index " +
+              std::to_string(ready.snapshot->meta.index.get()) + " (" +
+              std::to_string(ready.snapshot->data.size()) + " bytes)");
+    }
+  }
   check_applied(i, ready.committed);
   if (!ok()) return;
+  serve_reads(i, ready);
+  if (!ok()) return;
 
-  if (outcome != nullptr && ready.propose_outcome) *outcome = *ready.propose_outcome;
+  if (outcome != nullptr && ready.outcome) *outcome = *ready.outcome;
 }
 
 void Cluster::send(int i, Message m) {
@@ -449,39 +626,24 @@ void Cluster::maybe_start_sync(int i) {
   if (n.sync_covers != 0 || n.pending.empty()) return;
   // Group commit: this sync covers every write handed over so far.
   n.sync_covers = n.pending.size();
+  n.disk.begin_sync();  // covers exactly the writes of those items
   ++stats_.syncs;
   const uint64_t latency_ms =
       prng_.uniform(config_.disk_latency_min_ms, config_.disk_latency_max_ms + 1);
   schedule(now_ms_ + latency_ms, EventKind::kSyncDone, i, n.incarnation, 0);
 }
 
-void Cluster::apply_write_durably(int i, const std::optional<HardState>& hs,
-                                  const std::vector<Entry>& entries) {
-  Node& n = *nodes_[static_cast<size_t>(i)];
-  if (hs) n.durable_hard_state = *hs;
-  if (entries.empty()) return;
-  const uint64_t first = entries.front().index.get();
-  if (first == 0 || first > n.durable_entries.size() + 1) {
-    fail("host contract", "node " + std::to_string(n.id.get()) + " writes entry " +
-                              entry_text(entries.front()) + " past its durable log end " +
-                              std::to_string(n.durable_entries.size()));
-    return;
-  }
-  n.durable_entries.resize(first - 1);  // an entry at index i discards every entry >= i
-  n.durable_entries.insert(n.durable_entries.end(), entries.begin(), entries.end());
-}
-
 void Cluster::complete_sync(int i) {
   Node& n = *nodes_[static_cast<size_t>(i)];
   std::vector<Message> to_send;
   uint64_t durable_id = n.durable_persist_id;
+  if (std::optional<std::string> error = n.disk.complete_sync()) {
+    fail("host contract", "node " + std::to_string(n.id.get()) + " " + *error);
+  }
   const size_t covers = std::min(n.sync_covers, n.pending.size());
   for (size_t k = 0; k < covers; ++k) {
     Node::PendingWrite& w = n.pending.front();
-    if (w.has_writes) {
-      apply_write_durably(i, w.hard_state, w.entries);
-      durable_id = std::max(durable_id, w.persist_id);
-    }
+    if (w.has_writes) durable_id = std::max(durable_id, w.persist_id);
     for (Message& m : w.after_persist) to_send.push_back(std::move(m));
     n.pending.pop_front();
   }
@@ -493,6 +655,14 @@ void Cluster::complete_sync(int i) {
   }
   n.sync_covers = 0;
   if (!ok()) return;
+  if (config_.log_entries_max > 0 && n.disk.entries().size() > config_.log_entries_max) {
+    fail("bounded log", "node " + std::to_string(n.id.get()) + " keeps " +
+                            std::to_string(n.disk.entries().size()) + " durable entries (" +
+                            std::to_string(n.disk.first_index().get()) + ".." +
+                            std::to_string(n.disk.last_index().get()) + "), more than " +
+                            std::to_string(config_.log_entries_max));
+    return;
+  }
   const bool advanced = durable_id > n.durable_persist_id;
   n.durable_persist_id = durable_id;
   for (Message& m : to_send) {
@@ -515,8 +685,13 @@ void Cluster::check_entries_written(int i, const Ready& ready, Index last_before
   const Node& n = *nodes_[static_cast<size_t>(i)];
   const std::string who = "node " + std::to_string(n.id.get());
   const RaftLog& log = n.core->log();
+  // Installing a snapshot may reset the log to the snapshot's position (Figure 13 step 7).
+  const bool restored = ready.restore_snapshot && ready.snapshot.has_value();
   if (ready.entries.empty()) {
-    if (log.last_index() != last_before || log.last_term() != last_term_before) {
+    const bool reset_to_snapshot = restored && log.last_index() == ready.snapshot->meta.index &&
+                                   log.last_term() == ready.snapshot->meta.term;
+    if ((log.last_index() != last_before || log.last_term() != last_term_before) &&
+        !reset_to_snapshot) {
       fail("log matching", who + " changed its in-memory log without a write (last " +
                                std::to_string(last_before.get()) + "/" +
                                std::to_string(last_term_before.get()) + " -> " +
@@ -526,7 +701,7 @@ void Cluster::check_entries_written(int i, const Ready& ready, Index last_before
     return;
   }
   const Index first = ready.entries.front().index;
-  if (first.get() == 0 || first > last_before + 1) {
+  if (first.get() == 0 || (first > last_before + 1 && !restored)) {
     fail("host contract", who + " writes " + entry_text(ready.entries.front()) +
                               " leaving a gap after its log end " +
                               std::to_string(last_before.get()));
@@ -555,6 +730,10 @@ void Cluster::check_entries_written(int i, const Ready& ready, Index last_before
     const auto it = registry_.find(key);
     if (it == registry_.end()) {
       registry_.emplace(key, RegisteredEntry{e.type, e.data, prev_term});
+      Membership m;
+      if (e.type == EntryType::kConfig && decode_membership(e.data.str(), m)) {
+        written_configs_[e.index.get()].push_back(m);
+      }
     } else if (it->second.type != e.type || it->second.data != e.data ||
                it->second.prev_term != prev_term) {
       fail("log matching", who + " writes " + entry_text(e) + " after term " +
@@ -601,7 +780,9 @@ void Cluster::check_role(int i, Role role_before, Term term_before) {
   if (k > 0) {
     const Entry& last = committed_[k - 1];
     const std::optional<Term> t = c.log().term_at(last.index);
-    if (!t || *t != last.term) {
+    // Compacted entries are in the leader's snapshot, whose state was checked when installed.
+    const bool compacted = last.index < c.log().base_index();
+    if (!compacted && (!t || *t != last.term)) {
       fail("leader completeness", "node " + std::to_string(n.id.get()) + " leads term " +
                                       std::to_string(c.term().get()) + " without committed entry " +
                                       entry_text(last) + " (its log ends at " +
@@ -635,6 +816,16 @@ void Cluster::check_commit(int i) {
     return;
   }
   for (uint64_t k = n.seen_commit.get() + 1; k <= commit.get(); ++k) {
+    if (Index(k) < c.log().first_index()) {
+      // Covered by a snapshot: its state is checked against the global one when restored.
+      if (k > committed_.size()) {
+        fail("state machine safety", who + " commits " + std::to_string(k) +
+                                         " through a snapshot, beyond every known commit " +
+                                         std::to_string(committed_.size()));
+        return;
+      }
+      continue;
+    }
     const Entry& e = c.log().at(Index(k));
     if (k <= committed_.size()) {
       if (!(committed_[k - 1] == e)) {
@@ -644,8 +835,7 @@ void Cluster::check_commit(int i) {
       }
       continue;
     }
-    committed_.push_back(e);
-    committed_term_.push_back(c.term().get());
+    record_committed(e, c.term());
     if (config_.commands_unique && e.type == EntryType::kNormal) {
       const auto [it, inserted] = committed_commands_.emplace(e.data, k);
       if (!inserted) {
@@ -677,11 +867,116 @@ void Cluster::check_applied(int i, const std::vector<Entry>& committed) {
            who + " applies " + entry_text(e) + " which is not the committed entry at that index");
       return;
     }
-    if (e.index.get() > n.durable_entries.size() || !(n.durable_entries[e.index.get() - 1] == e)) {
+    const Entry* durable = n.disk.entry_at(e.index);
+    if (durable == nullptr || !(*durable == e)) {
       fail("host contract", who + " applies " + entry_text(e) + " before it is durable there");
       return;
     }
     n.applied.push_back(e);
+    n.kv.apply(e);
+    if (n.kv.hash() != global_hash_[e.index.get() - 1]) {
+      fail("state machine safety", who + " state after applying " + entry_text(e) +
+                                       " differs from the committed state at that index");
+      return;
+    }
+  }
+}
+
+void Cluster::record_committed(const Entry& e, Term term) {
+  committed_.push_back(e);
+  committed_term_.push_back(term.get());
+  global_kv_.apply(e);
+  global_hash_.push_back(global_kv_.hash());
+  Membership m;
+  if (e.type == EntryType::kConfig && decode_membership(e.data.str(), m)) {
+    committed_configs_[e.index.get()] = m;
+    if (narrate) {
+      narrate("configuration committed at index " + std::to_string(e.index.get()) + ": " +
+              describe(m));
+    }
+  }
+}
+
+// Figure 13 step 8 on the host: the state machine becomes the snapshot's. The snapshot must be
+// exactly the committed state at its index, and the applied index may only move forward.
+void Cluster::restore_state_machine(int i, const Snapshot& snapshot) {
+  Node& n = *nodes_[static_cast<size_t>(i)];
+  const std::string who = "node " + std::to_string(n.id.get());
+  const uint64_t k = snapshot.meta.index.get();
+  KvStore kv;
+  if (!kv.decode(snapshot.data)) {
+    fail("state machine safety",
+         who + " restores undecodable snapshot bytes at " + std::to_string(k));
+    return;
+  }
+  if (kv.applied() != k || k == 0) {
+    fail("state machine safety", who + " restores a snapshot labelled " + std::to_string(k) +
+                                     " holding the state at " + std::to_string(kv.applied()));
+    return;
+  }
+  if (k < n.kv.applied()) {
+    fail("state machine safety", who + " restores a snapshot at " + std::to_string(k) +
+                                     ", moving applied back from " +
+                                     std::to_string(n.kv.applied()));
+    return;
+  }
+  if (k > committed_.size() || committed_[k - 1].term != snapshot.meta.term ||
+      global_hash_[k - 1] != kv.hash()) {
+    fail("state machine safety", who + " restores a snapshot at " + std::to_string(k) + "/" +
+                                     std::to_string(snapshot.meta.term.get()) +
+                                     " whose state is not the committed state at that index (" +
+                                     std::to_string(committed_.size()) + " entries committed)");
+    return;
+  }
+  n.kv = std::move(kv);
+  n.snapshot_taken_at = std::max(n.snapshot_taken_at, k);
+  for (size_t j = n.applied.size(); j < k; ++j) n.applied.push_back(committed_[j]);
+}
+
+// ReadIndex answers (ready.h step 3, after this Ready's apply): each read returns the register
+// as the state machine holds it now, which must include every write known committed when the
+// read was invoked (a read may return w iff w committed before the answer and no newer write
+// to the key committed before the invocation; values are unique, so indices compare them).
+void Cluster::serve_reads(int i, const Ready& ready) {
+  Node& n = *nodes_[static_cast<size_t>(i)];
+  const std::string who = "node " + std::to_string(n.id.get());
+  for (const ReadState& rs : ready.reads) {
+    auto it = open_reads_.find(rs.id);
+    if (it == open_reads_.end() || it->second.node != i) {
+      fail("host contract", who + " answers read " + std::to_string(rs.id) + " it was not asked");
+      return;
+    }
+    if (n.kv.applied() < rs.index.get()) {
+      fail("linearizability", who + " serves read " + std::to_string(rs.id) + " at index " +
+                                  std::to_string(rs.index.get()) + " having applied only " +
+                                  std::to_string(n.kv.applied()));
+      return;
+    }
+    const KvStore::Cell* cell = n.kv.get(it->second.key);
+    const uint64_t index = cell ? cell->index : 0;
+    if (index < it->second.index_min) {
+      fail("linearizability", who + " serves a stale read of \"" + it->second.key +
+                                  "\": the value written at " + std::to_string(index) +
+                                  ", but the write at " + std::to_string(it->second.index_min) +
+                                  " committed before the read began");
+      return;
+    }
+    ReadResult& r = read_results_[rs.id];
+    r.done = true;
+    r.served = true;
+    r.value = cell ? cell->value : std::string();
+    r.value_index = index;
+    open_reads_.erase(it);
+    ++stats_.reads_served;
+  }
+  for (const ReadFailure& f : ready.reads_failed) {
+    auto it = open_reads_.find(f.id);
+    if (it == open_reads_.end() || it->second.node != i) continue;
+    ReadResult& r = read_results_[f.id];
+    r.done = true;
+    r.refusal = f.refusal;
+    open_reads_.erase(it);
+    ++stats_.reads_failed;
   }
 }
 
@@ -689,7 +984,7 @@ void Cluster::check_applied(int i, const std::vector<Entry>& committed) {
 // storage"): a granted vote and a candidate's own vote must be durable when they leave.
 void Cluster::check_before_send(int i, const Message& m) {
   const Node& n = *nodes_[static_cast<size_t>(i)];
-  const HardState& hs = n.durable_hard_state;
+  const HardState& hs = n.disk.hard_state();
   const std::string who = "node " + std::to_string(n.id.get());
   if (m.type == MessageType::kRequestVoteResponse && !m.reject) {
     if (hs.term < m.term || (hs.term == m.term && hs.vote != m.to)) {
@@ -711,31 +1006,64 @@ void Cluster::check_before_send(int i, const Message& m) {
 // crash may take that away.
 void Cluster::check_committed_durable(bool full) {
   if (committed_.empty() || !ok()) return;
-  const size_t majority = nodes_.size() / 2 + 1;
   const size_t from = full ? 1 : committed_.size();
   for (size_t k = from; k <= committed_.size(); ++k) {
-    const Entry& e = committed_[k - 1];
-    size_t holders = 0;
-    for (const auto& n : nodes_) {
-      if (n->durable_entries.size() >= k && n->durable_entries[k - 1] == e) ++holders;
-    }
-    if (holders < majority) {
-      fail("committed entry lost", "committed " + entry_text(e) + " is durable on only " +
-                                       std::to_string(holders) + " of " +
-                                       std::to_string(nodes_.size()) + " nodes");
+    if (!durable_on_majority(k)) {
+      const Entry& e = committed_[k - 1];
+      std::string holders;
+      for (const auto& n : nodes_) {
+        const Entry* d = n->disk.entry_at(e.index);
+        const bool covered = n->disk.snapshot() && n->disk.snapshot()->meta.index >= e.index;
+        if ((d != nullptr && *d == e) || covered) holders += " " + std::to_string(n->id.get());
+      }
+      fail("committed entry lost", "committed " + entry_text(e) +
+                                       " is durable (as an entry or in a snapshot) only on" +
+                                       (holders.empty() ? std::string(" no node") : holders) +
+                                       ", no majority of its configuration");
       return;
     }
   }
+}
+
+// Durable as an entry or covered by a durable snapshot, on a majority of the voters of a
+// configuration that could have committed it: the newest committed one at or below it, or
+// any written after it up to the next committed one (configurations take effect on append).
+bool Cluster::durable_on_majority(size_t k) const {
+  const Entry& e = committed_[k - 1];
+  std::set<NodeId> holders;
+  for (const auto& n : nodes_) {
+    const Entry* d = n->disk.entry_at(e.index);
+    const bool covered = n->disk.snapshot() && n->disk.snapshot()->meta.index >= e.index;
+    if ((d != nullptr && *d == e) || covered) holders.insert(n->id);
+  }
+  const auto majority_of = [&](const Membership& m) {
+    size_t count = 0;
+    for (NodeId v : m.voters) count += holders.count(v);
+    return !m.voters.empty() && count >= m.voters.size() / 2 + 1;
+  };
+  auto at = committed_configs_.upper_bound(k);
+  const uint64_t limit = at == committed_configs_.end() ? UINT64_MAX : at->first;
+  if (majority_of(std::prev(at)->second)) return true;
+  for (auto w = written_configs_.upper_bound(k); w != written_configs_.end() && w->first <= limit;
+       ++w) {
+    for (const Membership& m : w->second) {
+      if (majority_of(m)) return true;
+    }
+  }
+  return false;
 }
 
 uint64_t Cluster::state_hash() const {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (const auto& n : nodes_) {
     h = fnv(h, n->id.get());
-    h = fnv(h, n->durable_hard_state.term.get());
-    h = fnv(h, n->durable_hard_state.vote.get());
-    h = fnv(h, n->durable_hard_state.commit.get());
-    for (const Entry& e : n->durable_entries) h = hash_entry(h, e);
+    h = fnv(h, n->disk.hard_state().term.get());
+    h = fnv(h, n->disk.hard_state().vote.get());
+    h = fnv(h, n->disk.hard_state().commit.get());
+    h = fnv(h, n->disk.first_index().get());
+    for (const Entry& e : n->disk.entries()) h = hash_entry(h, e);
+    h = fnv(h, n->disk.snapshot() ? n->disk.snapshot()->meta.index.get() : 0);
+    h = fnv(h, n->kv.hash());
     h = fnv(h, n->applied.size());
     for (const Entry& e : n->applied) h = hash_entry(h, e);
     if (n->core != nullptr) {

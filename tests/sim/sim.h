@@ -11,7 +11,12 @@
 //      durable, the after-persist messages of every covered Ready are sent and Persisted{id} is
 //      stepped.
 //   2. SEND: `messages` go to the network at once.
-//   3. APPLY: `committed` is appended to the node's applied sequence.
+//   3. APPLY: `restore_snapshot` replaces the node's state machine (a KvStore) with the
+//      snapshot's bytes; `committed` is applied to it and appended to the node's applied
+//      sequence; `reads` are answered from it and checked for linearizability.
+// Every snapshot_every applied entries the host snapshots its state machine (SnapshotTaken);
+// a restart restores the state machine from the durable snapshot and the core from
+// Restored{hard state, log, snapshot}.
 //
 // Safety is checked after every event, incrementally (O(new data) per event): see checkers in
 // sim.cc. The first violation stops the run; violation() says what broke and replay_command()
@@ -35,14 +40,46 @@
 #include "node/prng.h"
 #include "node/ready.h"
 #include "node/types.h"
+#include "tests/sim/sim_disk.h"
 
 namespace raftlab::sim {
+
+/// The simulated state machine: a map of registers. A normal entry "key=value" sets `key`; any
+/// other command sets the register "" (the MIT tests' plain values). Each value remembers the
+/// index that wrote it, which is what the read checker compares. Its bytes (encode) are the
+/// snapshot data: deterministic text, optionally padded to make snapshots big.
+class KvStore {
+ public:
+  struct Cell {
+    std::string value;
+    uint64_t index = 0;  // the entry that wrote it
+  };
+  /// Applies the entry at applied() + 1 (no-ops and config entries change only applied()).
+  void apply(const Entry& e);
+  std::string encode(uint64_t padding_bytes) const;
+  /// Replaces the content with decoded bytes; false if they are not encode()'s output.
+  bool decode(const std::string& bytes);
+  uint64_t applied() const { return applied_; }
+  /// A hash of the content and applied(), kept up to date in O(1) per write.
+  uint64_t hash() const;
+  const Cell* get(const std::string& key) const;
+  size_t size() const { return cells_.size(); }
+  static std::pair<std::string, std::string> parse(const std::string& command);
+
+ private:
+  std::map<std::string, Cell> cells_;
+  uint64_t applied_ = 0;
+  uint64_t cells_hash_ = 0;  // sum of per-cell hashes, so one write updates it in O(1)
+};
 
 /// Mixes a run seed with a stream number into an independent seed (splitmix64 finaliser).
 uint64_t derive_seed(uint64_t seed, uint64_t stream);
 
 struct SimConfig {
   int nodes_count = 5;  // node ids are 1..nodes_count
+  // The first voters_count nodes form the bootstrap configuration; the others are spares that
+  // start outside it (Config.voters empty) until a membership change adds them. 0: all vote.
+  int voters_count = 0;
   uint64_t seed = 1;
   uint32_t tick_ms = 10;
   uint32_t net_latency_min_ms = 1;   // base one-way latency, before the fault filter's delay
@@ -57,6 +94,12 @@ struct SimConfig {
   // when nothing catches it early (the vote_before_persist mutation test).
   bool check_persist_before_send = true;
   std::string replay_test_name;  // the Catch test that replays this run
+  // The host snapshots its state machine every snapshot_every applied entries (0: never).
+  uint64_t snapshot_every = 0;
+  uint64_t snapshot_padding_bytes = 0;  // extra bytes in every snapshot (big-snapshot tests)
+  // MIT 3D's bound on persisted Raft state: no node's durable log may hold more entries than
+  // this (0: unchecked). Checked whenever a sync completes.
+  uint64_t log_entries_max = 0;
 };
 
 /// What broke, where and when.
@@ -79,6 +122,21 @@ struct Stats {
   uint64_t restarts = 0;
   uint64_t proposals_accepted = 0;
   uint64_t leaders_elected = 0;  // distinct (term, leader) pairs
+  uint64_t snapshots_taken = 0;
+  uint64_t snapshots_installed = 0;  // restore_snapshot from a leader's InstallSnapshot
+  uint64_t reads_served = 0;
+  uint64_t reads_failed = 0;
+  uint64_t transfers_accepted = 0;
+  uint64_t config_changes_accepted = 0;
+};
+
+/// The fate of one read issued through Cluster::read.
+struct ReadResult {
+  bool done = false;    // served or failed
+  bool served = false;  // answered with `value` (checked linearizable)
+  std::string value;
+  uint64_t value_index = 0;  // the entry that wrote the value (0: the key was never written)
+  Refusal refusal = Refusal::kNone;
 };
 
 class Cluster {
@@ -114,11 +172,22 @@ class Cluster {
   bool up(NodeId id) const;
 
   /// Steps Propose into the node now; {accepted = false} if it is down.
-  ProposeOutcome propose(NodeId id, std::vector<std::string> commands);
+  Outcome propose(NodeId id, std::vector<std::string> commands);
   void campaign(NodeId id);
+  /// Steps ReadIndex into the node for register `key`; returns the read's id (0 if the node
+  /// is down). The answer is checked for linearizability when it comes.
+  uint64_t read(NodeId id, const std::string& key);
+  /// nullptr for an unknown id; a read of a node that crashes is dropped (never done).
+  const ReadResult* read_result(uint64_t read_id) const;
+  Outcome transfer_leader(NodeId id, NodeId target);
+  Outcome change_membership(NodeId id, MembershipOp op, NodeId node);
+  const KvStore& kv(NodeId id) const;
+  const SimDisk& disk(NodeId id) const;
 
   const Core* core(NodeId id) const;  // nullptr when down
-  /// Entries applied by the node since its last (re)start; applied(id)[k - 1] has index k.
+  /// Entries applied by the node's state machine; applied(id)[k - 1] has index k. A snapshot
+  /// restore fills the prefix it covers from the committed sequence (after checking that the
+  /// snapshot's state is the global state at its index).
   const std::vector<Entry>& applied(NodeId id) const;
   /// Every entry known committed, in index order (from the cores' commit indices).
   const std::vector<Entry>& committed() const { return committed_; }
@@ -157,13 +226,12 @@ class Cluster {
                 uint32_t message_slot);
   bool run_one_event();  // false when the queue is empty
   void start_node(int i);
-  void step(int i, const Input& input, ProposeOutcome* outcome);
-  void handle_ready(int i, Ready ready, ProposeOutcome* outcome);
+  void step(int i, const Input& input, Outcome* outcome);
+  void step_request(NodeId id, const Input& input, Outcome* outcome);
+  void handle_ready(int i, Ready ready, Outcome* outcome);
   void send(int i, Message m);
   void maybe_start_sync(int i);
   void complete_sync(int i);
-  void apply_write_durably(int i, const std::optional<HardState>& hs,
-                           const std::vector<Entry>& entries);
   void refresh_partition();
 
   // Checkers (sim.cc). Each returns quietly or records a violation.
@@ -172,6 +240,10 @@ class Cluster {
   void check_commit(int i);
   void check_applied(int i, const std::vector<Entry>& committed);
   void check_before_send(int i, const Message& m);
+  void restore_state_machine(int i, const Snapshot& snapshot);
+  void serve_reads(int i, const Ready& ready);
+  void record_committed(const Entry& e, Term term);
+  bool durable_on_majority(size_t k) const;
 
   SimConfig config_;
   Prng prng_;  // the scheduler's randomness: latencies, tick phases
@@ -199,6 +271,24 @@ class Cluster {
   // for entries with a smaller recorded term never raises a false alarm.
   std::vector<uint64_t> committed_term_;
   std::map<std::string, uint64_t> committed_commands_;  // commands_unique: command -> index
+  // The state machine applying committed_ (the reference every node's state is compared
+  // with), and its hash after each index: global_hash_[k - 1] is the state after index k.
+  KvStore global_kv_;
+  std::vector<uint64_t> global_hash_;
+  // Configurations: committed ones by index (0: bootstrap), and every one ever written (a
+  // leader may commit with a newer, uncommitted one; single-server changes, thesis §4.1).
+  std::map<uint64_t, Membership> committed_configs_;
+  std::map<uint64_t, std::vector<Membership>> written_configs_;
+  // Reads in progress: id -> (node, key, the index of the newest committed write of key when
+  // the read was invoked: linearizability requires the answer to be at least that new).
+  struct OpenRead {
+    int node = 0;
+    std::string key;
+    uint64_t index_min = 0;
+  };
+  std::map<uint64_t, OpenRead> open_reads_;
+  std::map<uint64_t, ReadResult> read_results_;
+  uint64_t next_read_id_ = 1;
 
   std::optional<Violation> violation_;
   Stats stats_;

@@ -17,12 +17,16 @@ enum class Profile : uint8_t {
   kFigure8,   // MIT Figure 8: propose, then crash the leader soon after; one entry per message
   kSlowDisk,  // slow syncs and frequent crashes: writes in flight are often lost
   kChurn,     // partitions and leader changes without crashes
+  // Issue #3's focused schedules (the mixed one covers them too, less densely):
+  kMembership,  // rapid add/remove of servers with partitions and leader crashes
+  kReads,       // reads at old and new leaders and followers while leaders are isolated
 };
 
 const char* to_string(Profile profile);
 
 struct SoakOptions {
-  int nodes_count = 5;
+  int nodes_count = 5;    // voters at the start
+  int spares_count = -1;  // nodes outside the first configuration; -1: chosen by the seed
   uint64_t seed = 1;
   uint32_t fault_ticks = 2000;  // length of the fault phase, in ticks of 10 ms
   Profile profile = Profile::kMixed;
@@ -39,6 +43,7 @@ struct SoakResult {
   uint64_t hash = 0;    // final state hash
   Stats stats;
   uint64_t committed_count = 0;
+  uint64_t reads_served = 0;
   uint64_t sim_ms = 0;
 };
 

@@ -26,6 +26,10 @@ struct SoakTotals {
   uint64_t sim_ms = 0;
   uint64_t crashes = 0;
   uint64_t leaders = 0;
+  uint64_t snapshots_installed = 0;
+  uint64_t reads_served = 0;
+  uint64_t transfers = 0;
+  uint64_t config_changes = 0;
 };
 
 // Runs seeds [first, last) of the given size; stops at the first violation.
@@ -53,6 +57,12 @@ void soak(const std::string& name, int nodes, uint64_t first, uint64_t last) {
       case 2:
         o.profile = Profile::kChurn;
         break;
+      case 3:
+        o.profile = Profile::kMembership;
+        break;
+      case 4:
+        o.profile = Profile::kReads;
+        break;
       default:
         o.profile = Profile::kMixed;
         break;
@@ -66,23 +76,38 @@ void soak(const std::string& name, int nodes, uint64_t first, uint64_t last) {
     totals.sim_ms += r.sim_ms;
     totals.crashes += r.stats.crashes;
     totals.leaders += r.stats.leaders_elected;
+    totals.snapshots_installed += r.stats.snapshots_installed;
+    totals.reads_served += r.stats.reads_served;
+    totals.transfers += r.stats.transfers_accepted;
+    totals.config_changes += r.stats.config_changes_accepted;
     if (last - first == 1) {
       std::printf("seed %llu: final state hash %016llx\n", static_cast<unsigned long long>(seed),
                   static_cast<unsigned long long>(r.hash));
+      std::printf("  messages by type:");
+      for (size_t t = 1; t < r.stats.sent_by_type.size(); ++t) {
+        std::printf(" %s=%llu", to_string(static_cast<MessageType>(t)),
+                    static_cast<unsigned long long>(r.stats.sent_by_type[t]));
+      }
+      std::printf("\n");
     }
   }
   const double elapsed_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "%s: %llu seeds, %llu node ticks, %llu messages, %llu committed entries, %llu leaders, "
-      "%llu crashes, %.1f s simulated, %.1f s elapsed, 0 violations\n",
+      "%llu crashes, %llu snapshot installs, %llu reads served, %llu transfers, %llu "
+      "membership changes, %.1f s simulated, %.1f s elapsed, 0 violations\n",
       name.c_str(), static_cast<unsigned long long>(totals.seeds),
       static_cast<unsigned long long>(totals.ticks),
       static_cast<unsigned long long>(totals.messages),
       static_cast<unsigned long long>(totals.committed),
       static_cast<unsigned long long>(totals.leaders),
-      static_cast<unsigned long long>(totals.crashes), static_cast<double>(totals.sim_ms) / 1000,
-      elapsed_s);
+      static_cast<unsigned long long>(totals.crashes),
+      static_cast<unsigned long long>(totals.snapshots_installed),
+      static_cast<unsigned long long>(totals.reads_served),
+      static_cast<unsigned long long>(totals.transfers),
+      static_cast<unsigned long long>(totals.config_changes),
+      static_cast<double>(totals.sim_ms) / 1000, elapsed_s);
   std::fflush(stdout);
 }
 
