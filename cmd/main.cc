@@ -16,6 +16,8 @@
 #include <vector>
 #pragma GCC diagnostic pop
 
+#include "cmd/log_dump.h"
+
 namespace {
 
 constexpr const char* kVersion = "raftlab 0.1.0";
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
 
   // Subcommands, one line each (see the comment at the top of this file), e.g.:
   // setup_up(app);
+  raftlab::cmd::setup_log(app);
 
   try {
     app.parse(argc, argv);

@@ -6,6 +6,8 @@
 #   RAFTLAB_SKIP_ASAN=1         skip the sanitizer pass (quick local runs)
 #   RAFTLAB_JOBS=N              build parallelism (default: nproc)
 #   RAFTLAB_ASAN_SEEDS=N   simulator soak seeds in the sanitizer pass (default 300)
+#   RAFTLAB_ASAN_CRASH_KILLS=N  SIGKILLs of the WAL crash test in the sanitizer pass (default 60;
+#                               the release pass uses RAFTLAB_CRASH_KILLS, default 200)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -69,6 +71,7 @@ else
 
   begin "sanitizer tests"
   RAFTLAB_SEEDS=${RAFTLAB_ASAN_SEEDS:-300} \
+    RAFTLAB_CRASH_KILLS=${RAFTLAB_ASAN_CRASH_KILLS:-60} \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build/asan --output-on-failure -j2 --timeout 900

@@ -1,0 +1,246 @@
+// `raftlab log dump` (see log_dump.h).
+#include "cmd/log_dump.h"
+
+// g++ 12 false positive inside CLI11 (see main.cc).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <CLI/CLI.hpp>
+#pragma GCC diagnostic pop
+
+#include <iostream>
+#include <memory>
+// nlohmann-json rather than hand-written output: entry payloads are arbitrary bytes, and a
+// JSON document must escape quotes, backslashes and control characters correctly every time.
+#include <nlohmann/json.hpp>
+
+#include "persist/dump.h"
+#include "persist/io.h"
+
+namespace raftlab::cmd {
+namespace {
+
+constexpr int kExitEnvironment = 4;      // CLI.md: corrupt WAL, unreadable directory
+constexpr size_t kSummaryBytesMax = 40;  // of an entry's data shown
+using nlohmann::json;
+
+// The first bytes of a payload, printable ASCII only (\xNN otherwise), so the text is safe on
+// a terminal and valid UTF-8 inside JSON.
+std::string summarize(const std::string& data) {
+  std::string out;
+  const size_t n = std::min(data.size(), kSummaryBytesMax);
+  for (size_t k = 0; k < n; ++k) {
+    const auto c = static_cast<unsigned char>(data[k]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  if (data.size() > n) out += "...";
+  return out;
+}
+
+json hard_state_json(const HardState& hs) {
+  return {{"term", hs.term.get()}, {"vote", hs.vote.get()}, {"commit", hs.commit.get()}};
+}
+
+json ids_json(const std::vector<NodeId>& ids) {
+  json a = json::array();
+  for (const NodeId id : ids) a.push_back(id.get());
+  return a;
+}
+
+json to_json(const persist::DumpReport& r) {
+  json doc;
+  doc["wal_dir"] = r.wal_dir;
+  doc["snap_dir"] = r.snap_dir;
+  doc["segments"] = json::array();
+  doc["entries"] = json::array();
+  doc["damage"] = json::array();
+  for (const auto& s : r.segments) {
+    json js = {{"name", s.name},
+               {"path", s.path},
+               {"size_bytes", s.size_bytes},
+               {"open", s.open},
+               {"records", json::array()}};
+    if (s.header_problem.empty()) js["segment_seq"] = s.segment_seq;
+    if (!s.header_problem.empty()) {
+      js["header_problem"] = s.header_problem;
+      doc["damage"].push_back({{"file", s.path}, {"offset", 0}, {"problem", s.header_problem}});
+    }
+    for (const auto& rec : s.records) {
+      json jr = {{"offset", rec.offset}, {"size_bytes", rec.size_bytes}};
+      if (rec.damage != persist::Damage::kNone) {
+        jr["kind"] = "damaged";
+        jr["problem"] = rec.problem;
+        jr["torn_tail"] = rec.torn_tail;
+        doc["damage"].push_back({{"file", s.path},
+                                 {"offset", rec.offset},
+                                 {"problem", rec.problem},
+                                 {"torn_tail", rec.torn_tail}});
+      } else {
+        jr["kind"] = persist::to_string(rec.type);
+        switch (rec.type) {
+          case persist::RecordType::kEntry: {
+            const Entry& e = rec.entry;
+            json je = {{"index", e.index.get()},
+                       {"term", e.term.get()},
+                       {"type", to_string(e.type)},
+                       {"data_bytes", e.data.size()},
+                       {"data_summary", summarize(e.data)}};
+            jr.update(je);
+            je["file"] = s.path;
+            je["offset"] = rec.offset;
+            doc["entries"].push_back(je);
+            break;
+          }
+          case persist::RecordType::kHardState:
+            jr.update(hard_state_json(rec.hard_state));
+            break;
+          case persist::RecordType::kSnapshot:
+            jr["index"] = rec.snapshot.index.get();
+            jr["term"] = rec.snapshot.term.get();
+            break;
+          case persist::RecordType::kReserved:
+            break;
+        }
+        if (!rec.problem.empty()) {
+          jr["problem"] = rec.problem;
+          doc["damage"].push_back(
+              {{"file", s.path}, {"offset", rec.offset}, {"problem", rec.problem}});
+        }
+      }
+      js["records"].push_back(std::move(jr));
+    }
+    doc["segments"].push_back(std::move(js));
+  }
+  doc["hard_state"] = r.hard_state ? hard_state_json(*r.hard_state) : json(nullptr);
+  doc["snapshots"] = json::array();
+  for (const auto& sn : r.snapshots) {
+    json j = {{"path", sn.path}};
+    if (sn.meta) {
+      j["index"] = sn.meta->index.get();
+      j["term"] = sn.meta->term.get();
+      j["voters"] = ids_json(sn.meta->membership.voters);
+      j["learners"] = ids_json(sn.meta->membership.learners);
+      j["data_bytes"] = sn.data_bytes;
+    } else {
+      j["problem"] = sn.problem;
+    }
+    doc["snapshots"].push_back(std::move(j));
+  }
+  doc["problems"] = r.problems;
+  doc["corrupt"] = r.corrupt;
+  return doc;
+}
+
+void print_text(const persist::DumpReport& r) {
+  std::cout << "wal " << r.wal_dir << "\n";
+  for (const auto& s : r.segments) {
+    std::cout << "segment " << s.name << " (" << s.size_bytes << " bytes";
+    if (s.header_problem.empty()) std::cout << ", seq " << s.segment_seq;
+    std::cout << ")\n";
+    if (!s.header_problem.empty()) std::cout << "  @0 DAMAGED header: " << s.header_problem << "\n";
+    for (const auto& rec : s.records) {
+      std::cout << "  @" << rec.offset << " ";
+      if (rec.damage != persist::Damage::kNone) {
+        std::cout << "DAMAGED " << rec.size_bytes << " bytes: " << rec.problem << "\n";
+        continue;
+      }
+      switch (rec.type) {
+        case persist::RecordType::kEntry:
+          std::cout << "entry " << rec.entry.index.get() << " term " << rec.entry.term.get() << " "
+                    << to_string(rec.entry.type) << " " << rec.entry.data.size() << " B \""
+                    << summarize(rec.entry.data) << "\"";
+          break;
+        case persist::RecordType::kHardState:
+          std::cout << "hard_state term " << rec.hard_state.term.get() << " vote "
+                    << rec.hard_state.vote.get() << " commit " << rec.hard_state.commit.get();
+          break;
+        case persist::RecordType::kSnapshot:
+          std::cout << "snapshot index " << rec.snapshot.index.get() << " term "
+                    << rec.snapshot.term.get();
+          break;
+        case persist::RecordType::kReserved:
+          break;
+      }
+      if (!rec.problem.empty()) std::cout << "  PROBLEM: " << rec.problem;
+      std::cout << "\n";
+    }
+  }
+  if (r.hard_state) {
+    std::cout << "hard state: term " << r.hard_state->term.get() << " vote "
+              << r.hard_state->vote.get() << " commit " << r.hard_state->commit.get() << "\n";
+  }
+  for (const auto& sn : r.snapshots) {
+    if (sn.meta) {
+      std::cout << "snapshot " << sn.path << ": index " << sn.meta->index.get() << " term "
+                << sn.meta->term.get() << ", " << sn.meta->membership.voters.size() << " voters, "
+                << sn.meta->membership.learners.size() << " learners, " << sn.data_bytes
+                << " data bytes\n";
+    } else {
+      std::cout << "snapshot " << sn.path << ": DAMAGED: " << sn.problem << "\n";
+    }
+  }
+  for (const auto& p : r.problems) std::cout << "PROBLEM: " << p << "\n";
+  std::cout << r.entries_count << " entries shown\n";
+}
+
+}  // namespace
+
+void setup_log(CLI::App& app) {
+  CLI::App* log = app.add_subcommand("log", "Inspect Raft logs");
+  log->require_subcommand(1);
+  CLI::App* dump = log->add_subcommand("dump", "Print the entries, hard state and snapshots");
+  auto options = std::make_shared<LogDumpOptions>();
+  dump->add_option("--wal", options->wal_path,
+                   "A node data directory (with wal/ and snap/) or its wal/ directory")
+      ->required();
+  dump->add_option("--from", options->from, "First entry index to show")
+      ->check(CLI::NonNegativeNumber);
+  dump->add_option("--to", options->to, "Last entry index to show")->check(CLI::NonNegativeNumber);
+  dump->add_flag("--json", options->json, "Print one JSON document on stdout");
+  dump->callback([options] {
+    if (options->from > options->to) {
+      throw CLI::ValidationError("--from", "--from must not exceed --to");
+    }
+    const int code = run_log_dump(*options);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+int run_log_dump(const LogDumpOptions& options) {
+  persist::DumpReport report;
+  try {
+    report = persist::dump_wal(options.wal_path, Index(options.from), Index(options.to));
+  } catch (const std::exception& e) {
+    std::cerr << "raftlab: cannot read " << options.wal_path << ": " << e.what() << "\n";
+    return kExitEnvironment;
+  }
+  if (options.json) {
+    std::cout << to_json(report).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  } else {
+    print_text(report);
+  }
+  if (report.corrupt) {
+    std::cerr << "raftlab: the WAL is corrupt:";
+    for (const auto& s : report.segments) {
+      if (!s.header_problem.empty())
+        std::cerr << "\n  " << s.path << " at offset 0: " << s.header_problem;
+      for (const auto& rec : s.records) {
+        if (!rec.problem.empty() && !rec.torn_tail) {
+          std::cerr << "\n  " << s.path << " at offset " << rec.offset << ": " << rec.problem;
+        }
+      }
+    }
+    for (const auto& p : report.problems) std::cerr << "\n  " << p;
+    std::cerr << "\n";
+    return kExitEnvironment;
+  }
+  return 0;
+}
+
+}  // namespace raftlab::cmd
