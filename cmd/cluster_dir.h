@@ -1,0 +1,64 @@
+// The cluster directory and cluster.json (layout in cmd/lab_contract.h): read, write and
+// locate. Shared by the lab CLI and the node process.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "net/fault_filter.h"
+#include "node/types.h"
+
+namespace raftlab::lab {
+
+/// An error that maps to an exit code of CLI.md (2 usage, 3 timeout, 4 environment).
+class LabError : public std::runtime_error {
+ public:
+  LabError(int exit_code, const std::string& what)
+      : std::runtime_error(what), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+struct NodeSpec {
+  NodeId id;
+  uint16_t port = 0;
+};
+
+struct TimingSpec {
+  uint32_t tick_ms = 10;
+  uint32_t heartbeat_ms = 50;
+  uint32_t election_timeout_min_ms = 150;
+  uint32_t election_timeout_max_ms = 300;
+};
+
+struct ClusterSpec {
+  std::string cluster_id;
+  uint64_t seed = 1;
+  std::vector<NodeSpec> nodes;
+  std::vector<NodeId> voters;  // the bootstrap configuration
+  TimingSpec timing;
+  bool fsync = true;
+  uint64_t snapshot_every = 0;
+  FaultRules faults;
+
+  const NodeSpec* node(NodeId id) const;
+};
+
+/// --dir if given, else $RAFTLAB_DIR, else ./raftlab-data.
+std::string resolve_dir(const std::string& dir_flag);
+/// DIR/n<ID>.
+std::string node_dir(const std::string& dir, NodeId id);
+/// Reads DIR/cluster.json. LabError(4) if it is missing ("no cluster at DIR") or malformed.
+ClusterSpec load_cluster(const std::string& dir);
+/// Writes DIR/cluster.json atomically (temporary file, fsync, rename, directory fsync).
+void save_cluster(const std::string& dir, const ClusterSpec& spec);
+
+/// The JSON text of cluster.json, and back (LabError(4) on malformed input).
+std::string cluster_to_json(const ClusterSpec& spec);
+ClusterSpec cluster_from_json(const std::string& text);
+
+}  // namespace raftlab::lab
