@@ -13,6 +13,7 @@
 // JSON document must escape quotes, backslashes and control characters correctly every time.
 #include <nlohmann/json.hpp>
 
+#include "cmd/lab.h"
 #include "persist/dump.h"
 #include "persist/io.h"
 
@@ -196,9 +197,13 @@ void setup_log(CLI::App& app) {
   log->require_subcommand(1);
   CLI::App* dump = log->add_subcommand("dump", "Print the entries, hard state and snapshots");
   auto options = std::make_shared<LogDumpOptions>();
+  CLI::Option* sel =
+      dump->add_option("SEL", options->selector, "Nodes of the cluster at --dir (default all)")
+          ->check(lab::selector_validator());
   dump->add_option("--wal", options->wal_path,
                    "A node data directory (with wal/ and snap/) or its wal/ directory")
-      ->required();
+      ->excludes(sel);
+  lab::add_dir_option(dump, options->dir);
   dump->add_option("--from", options->from, "First entry index to show")
       ->check(CLI::NonNegativeNumber);
   dump->add_option("--to", options->to, "Last entry index to show")->check(CLI::NonNegativeNumber);
@@ -207,21 +212,24 @@ void setup_log(CLI::App& app) {
     if (options->from > options->to) {
       throw CLI::ValidationError("--from", "--from must not exceed --to");
     }
-    const int code = run_log_dump(*options);
-    if (code != 0) throw CLI::RuntimeError(code);
+    lab::run_command([options] { return run_log_dump(*options); });
   });
+  lab::setup_log_diff(*log);
 }
 
-int run_log_dump(const LogDumpOptions& options) {
+namespace {
+
+// One WAL: printed (or added to `docs` as JSON); returns 0 or 4 (CLI.md).
+int dump_one(const std::string& path, const LogDumpOptions& options, json* doc) {
   persist::DumpReport report;
   try {
-    report = persist::dump_wal(options.wal_path, Index(options.from), Index(options.to));
+    report = persist::dump_wal(path, Index(options.from), Index(options.to));
   } catch (const std::exception& e) {
-    std::cerr << "raftlab: cannot read " << options.wal_path << ": " << e.what() << "\n";
+    std::cerr << "raftlab: cannot read " << path << ": " << e.what() << "\n";
     return kExitEnvironment;
   }
-  if (options.json) {
-    std::cout << to_json(report).dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  if (doc != nullptr) {
+    *doc = to_json(report);
   } else {
     print_text(report);
   }
@@ -241,6 +249,40 @@ int run_log_dump(const LogDumpOptions& options) {
     return kExitEnvironment;
   }
   return 0;
+}
+
+}  // namespace
+
+int run_log_dump(const LogDumpOptions& options) {
+  if (!options.wal_path.empty()) {
+    json doc;
+    const int code = dump_one(options.wal_path, options, options.json ? &doc : nullptr);
+    if (options.json && !doc.is_null()) {
+      std::cout << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    }
+    return code;
+  }
+  // Nodes of a cluster, live or stopped: their WAL files are read directly.
+  const std::string dir = lab::absolute_dir(lab::resolve_dir(options.dir));
+  const lab::ClusterSpec spec = lab::load_cluster(dir);
+  const std::vector<NodeId> ids =
+      lab::resolve_selector(options.selector.empty() ? "all" : options.selector, dir, spec);
+  json nodes = json::array();
+  int code = 0;
+  for (NodeId id : ids) {
+    const std::string path = lab::node_dir(dir, id);
+    json doc;
+    if (!options.json) std::cout << "== node " << id.get() << " (" << path << ")\n";
+    code = std::max(code, dump_one(path, options, options.json ? &doc : nullptr));
+    if (options.json) {
+      doc["id"] = id.get();
+      nodes.push_back(std::move(doc));
+    }
+  }
+  if (options.json) {
+    std::cout << json{{"nodes", nodes}}.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  }
+  return code;
 }
 
 }  // namespace raftlab::cmd

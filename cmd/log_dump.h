@@ -14,7 +14,8 @@ namespace raftlab::cmd {
 
 struct LogDumpOptions {
   std::string wal_path;  // --wal: a node data directory or its wal/ directory
-  // A positional node selector (CLI.md: `log dump [SEL]`) for live clusters comes with #5.
+  std::string selector;  // SEL: nodes of the cluster at --dir (default all, without --wal)
+  std::string dir;       // --dir, else $RAFTLAB_DIR, else ./raftlab-data
   uint64_t from = 0;
   uint64_t to = std::numeric_limits<uint64_t>::max();
   bool json = false;

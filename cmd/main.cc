@@ -16,7 +16,9 @@
 #include <vector>
 #pragma GCC diagnostic pop
 
+#include "cmd/lab.h"
 #include "cmd/log_dump.h"
+#include "cmd/node.h"
 
 namespace {
 
@@ -33,6 +35,14 @@ int main(int argc, char** argv) {
   // Subcommands, one line each (see the comment at the top of this file), e.g.:
   // setup_up(app);
   raftlab::cmd::setup_log(app);
+  raftlab::cmd::setup_node(app);  // internal: one node process
+  raftlab::lab::setup_up(app);
+  raftlab::lab::setup_down(app);
+  raftlab::lab::setup_status(app);
+  raftlab::lab::setup_process_commands(app);  // kill, start, restart, pause, resume
+  raftlab::lab::setup_fault_commands(app);    // partition, isolate, cut, net, heal, faults
+  raftlab::lab::setup_wait(app);
+  raftlab::lab::setup_logs(app);
 
   try {
     app.parse(argc, argv);

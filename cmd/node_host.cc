@@ -1,0 +1,784 @@
+// The node host (see node_host.h): one libuv loop on one thread.
+#include "cmd/node_host.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cmd/cluster_dir.h"
+#include "cmd/lab_contract.h"
+#include "net/admin_server.h"
+#include "net/transport.h"
+#include "node/core.h"
+#include "persist/io.h"
+#include "persist/snapshot.h"
+#include "persist/wal.h"
+
+namespace raftlab::lab {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitEnvironment = 4;
+constexpr uint64_t kCommitEventIntervalMs = 100;    // events.jsonl: at most one commit line per
+constexpr uint64_t kEventsFlushIntervalMs = 100;    // buffered events reach the file this often
+constexpr size_t kEventsFlushBytes = 64u << 10;     // or once this many are buffered
+constexpr size_t kEventsBufferBytesMax = 4u << 20;  // beyond this events are dropped and counted
+constexpr uint64_t kPeerReloadIntervalMs = 1000;    // cluster.json re-read for an unknown peer
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// events.jsonl: one JSON object per line, buffered so the loop never waits on the disk for
+// long (a write to the page cache every 100 ms). Not fsynced: events are for observing, and
+// a crash losing the last 100 ms of them loses nothing the cluster depends on.
+class EventLog {
+ public:
+  ~EventLog() { close(); }
+  bool open(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    return fd_ >= 0;
+  }
+  void emit(const std::string& event, json fields = json::object()) {
+    json line = {{"t_ns", monotonic_ns()}, {"event", event}};
+    for (auto& [k, v] : fields.items()) line[k] = v;
+    std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace);
+    text.push_back('\n');
+    if (buffer_.size() + text.size() > kEventsBufferBytesMax) {
+      ++dropped_;
+      return;
+    }
+    buffer_ += text;
+    if (buffer_.size() >= kEventsFlushBytes) flush();
+  }
+  void flush() {
+    size_t done = 0;
+    while (fd_ >= 0 && done < buffer_.size()) {
+      const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        dropped_ += 1;  // a full disk must not stop the node; the count tells
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+    buffer_.clear();
+  }
+  void close() {
+    flush();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+  uint64_t dropped_ = 0;
+};
+
+const char* role_name(const Core& core) {
+  if (core.role() == Role::kFollower && !is_voter(core.membership(), core.config().id) &&
+      is_member(core.membership(), core.config().id)) {
+    return "learner";
+  }
+  return to_string(core.role());
+}
+
+json ids_json(const std::vector<NodeId>& ids) {
+  json a = json::array();
+  for (NodeId id : ids) a.push_back(id.get());
+  return a;
+}
+
+Config make_config(const ClusterSpec& spec, NodeId id) {
+  const TimingSpec& t = spec.timing;
+  const uint32_t tick_ms = std::max<uint32_t>(1, t.tick_ms);
+  Config c;
+  c.id = id;
+  c.voters = spec.voters;
+  c.heartbeat_ticks = std::max<uint32_t>(1, t.heartbeat_ms / tick_ms);
+  c.election_ticks_min =
+      std::max<uint32_t>(c.heartbeat_ticks + 1, t.election_timeout_min_ms / tick_ms);
+  c.election_ticks_max =
+      std::max<uint32_t>(c.election_ticks_min + 1, t.election_timeout_max_ms / tick_ms);
+  // Every node draws its own election jitter: with one seed for all, timeouts would tie.
+  c.seed = spec.seed * 1'000'003ull + id.get();
+  return c;
+}
+
+class Host {
+ public:
+  Host(std::string dir, NodeId id) : dir_(std::move(dir)), id_(id) {}
+  int run();
+
+ private:
+  // The Ready pipeline (node_host.h).
+  std::optional<Outcome> step(const Input& input);
+  void handle(Ready ready);
+  void maybe_start_sync();
+  void on_sync_done(persist::SyncJob job);
+  void release_durable(uint64_t durable_seq);  // sends what waited, steps Persisted
+  void note_changes();
+  void emit_commit();
+
+  // Admin protocol (cmd/lab_contract.h).
+  std::string on_admin(std::string_view line);
+  json admin_status();
+  json admin_reload_faults();
+  json admin_snapshot();
+  json admin_transfer(const json& request);
+  json admin_member(const json& request);
+  void refresh_peers(const ClusterSpec& spec);
+
+  void begin_shutdown(const std::string& reason);
+  void finish_shutdown();
+  void close_handle(uv_handle_t* h);
+  void log(const std::string& line) const;
+  void write_pid_file();
+
+  struct SyncWork {
+    uv_work_t req{};  // req.data points to this
+    Host* host = nullptr;
+    persist::SyncJob job;
+  };
+
+  std::string dir_;       // absolute cluster directory
+  std::string node_dir_;  // absolute DIR/n<ID>; also the working directory
+  NodeId id_;
+  ClusterSpec spec_;
+  uint64_t start_ns_ = monotonic_ns();
+
+  uv_loop_t loop_{};
+  uv_timer_t tick_timer_{};
+  uv_timer_t flush_timer_{};
+  uv_timer_t shutdown_timer_{};  // runs begin_shutdown outside the admin handler
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+
+  std::unique_ptr<persist::Wal> wal_;
+  std::unique_ptr<Core> core_;
+  std::unique_ptr<net::Transport> transport_;
+  std::unique_ptr<net::AdminServer> admin_;
+  EventLog events_;
+
+  // Group commit state. Invariant: at most one SyncWork in flight (sync_in_flight_).
+  bool sync_in_flight_ = false;
+  std::deque<std::pair<uint64_t, uint64_t>> pending_ids_;  // (persist_id, wal seq) not durable
+  uint64_t durable_persist_id_ = 0;                        // newest persist id durable
+  // messages_after_persist waiting for their persist_id, in persist_id order.
+  std::deque<std::pair<uint64_t, std::vector<Message>>> held_;
+  uint64_t syncs_done_ = 0;
+
+  // "Apply": counts until the KV store (issue #6). applied_index_ <= commit.
+  Index applied_index_;
+  uint64_t entries_applied_ = 0;
+
+  // Last values reported to events.jsonl.
+  Role last_role_ = Role::kFollower;
+  Term last_term_;
+  NodeId last_leader_;
+  Index last_commit_;           // newest commit written as an event
+  NodeId commit_event_leader_;  // leader when the last commit event was written
+  uint64_t commit_event_ms_ = 0;
+  uint64_t peer_reload_ms_ = 0;
+
+  bool shutting_down_ = false;
+  bool pid_written_ = false;
+  int exit_code_ = 0;
+};
+
+void Host::log(const std::string& line) const {
+  const double up_s = static_cast<double>(monotonic_ns() - start_ns_) / 1e9;
+  std::fprintf(stderr, "node %llu +%.3fs: %s\n", static_cast<unsigned long long>(id_.get()), up_s,
+               line.c_str());
+  std::fflush(stderr);
+}
+
+int Host::run() {
+  spec_ = load_cluster(dir_);  // LabError(4) when there is no cluster
+  const NodeSpec* me = spec_.node(id_);
+  if (me == nullptr) {
+    log("node " + std::to_string(id_.get()) + " is not in " + dir_ + "/cluster.json");
+    return kExitUsage;
+  }
+  char resolved[PATH_MAX];
+  if (::realpath(dir_.c_str(), resolved) == nullptr) {
+    log("cannot resolve " + dir_ + ": " + std::strerror(errno));
+    return kExitEnvironment;
+  }
+  dir_ = resolved;
+  node_dir_ = node_dir(dir_, id_);
+  try {
+    persist::make_directory(node_dir_);
+  } catch (const std::exception& e) {
+    log(e.what());
+    return kExitEnvironment;
+  }
+  // The admin socket is bound by a path relative to the node directory: sun_path holds 107
+  // bytes and a deep --dir would not fit. Everything else uses absolute paths.
+  if (::chdir(node_dir_.c_str()) != 0) {
+    log("cannot chdir to " + node_dir_ + ": " + std::strerror(errno));
+    return kExitEnvironment;
+  }
+
+  // Restart from disk: the WAL and the newest snapshot.
+  persist::WalOptions wal_options;
+  wal_options.fsync = spec_.fsync;
+  persist::NodeStorage storage;
+  try {
+    storage = persist::open_node_storage(node_dir_, wal_options);
+  } catch (const persist::CorruptionError& e) {
+    log("refusing to start: corrupt WAL: " + e.path() + " at offset " + std::to_string(e.offset()) +
+        ": " + e.what() + " (inspect it with `raftlab log dump " + std::to_string(id_.get()) +
+        "`)");
+    return kExitEnvironment;
+  } catch (const std::exception& e) {
+    log(std::string("refusing to start: cannot open storage: ") + e.what());
+    return kExitEnvironment;
+  }
+  for (const persist::Warning& w : storage.recovered.warnings) log("recovery: " + w.message);
+  wal_ = std::move(storage.wal);
+  Restored restored;
+  restored.hard_state = storage.recovered.hard_state;
+  restored.entries = std::move(storage.recovered.entries);
+  if (storage.recovered.snapshot) {
+    restored.snapshot = Snapshot{*storage.recovered.snapshot, Payload(storage.snapshot_data)};
+    applied_index_ = storage.recovered.snapshot->index;  // apply restores the snapshot
+  }
+  try {
+    core_ = std::make_unique<Core>(make_config(spec_, id_), std::move(restored));
+  } catch (const std::exception& e) {
+    log(std::string("refusing to start: the stored state is inconsistent: ") + e.what());
+    return kExitEnvironment;
+  }
+  last_term_ = core_->term();
+  last_commit_ = core_->commit();
+
+  if (!events_.open(node_dir_ + "/" + std::string(kEventsFile))) {
+    log("cannot open events.jsonl: " + std::string(std::strerror(errno)));
+    return kExitEnvironment;
+  }
+  ::signal(SIGPIPE, SIG_IGN);  // a peer that vanished must not kill us mid-write
+  uv_loop_init(&loop_);
+
+  net::TransportOptions topts;
+  topts.cluster_id = spec_.cluster_id;
+  topts.self = id_;
+  topts.port = me->port;
+  for (const NodeSpec& n : spec_.nodes) {
+    if (n.id != id_) topts.peers[n.id] = n.port;
+  }
+  topts.fault_seed = spec_.seed * 7919 + id_.get();
+  topts.log_prefix = "node " + std::to_string(id_.get()) + " transport";
+  net::Transport::Callbacks callbacks;
+  callbacks.on_message = [this](Message m) {
+    if (!shutting_down_) step(Receive{std::move(m)});
+  };
+  callbacks.on_event = [this](std::string_view event, NodeId peer, const std::string& detail) {
+    events_.emit(std::string(event), {{"peer", peer.get()}, {"detail", detail}});
+  };
+  callbacks.on_unknown_peer = [this](NodeId) {
+    // A node added since we started: its port is in cluster.json by now (member add).
+    const uint64_t now = uv_now(&loop_);
+    if (now - peer_reload_ms_ < kPeerReloadIntervalMs) return;
+    peer_reload_ms_ = now;
+    try {
+      refresh_peers(load_cluster(dir_));
+    } catch (const std::exception& e) {
+      log(std::string("cannot re-read cluster.json: ") + e.what());
+    }
+  };
+  transport_ = std::make_unique<net::Transport>(&loop_, topts, std::move(callbacks));
+  std::string fault_error;
+  try {
+    transport_->set_fault_rules(spec_.faults);
+  } catch (const std::exception& e) {
+    fault_error = e.what();
+  }
+  admin_ = std::make_unique<net::AdminServer>(
+      &loop_, kAdminLineBytesMax, [this](std::string_view line) { return on_admin(line); },
+      "node " + std::to_string(id_.get()) + " admin");
+
+  std::string error = transport_->start();
+  if (error.empty()) error = admin_->start(std::string(kAdminSocket));
+  if (!error.empty()) {
+    log("refusing to start: " + error);
+    transport_->close();
+    admin_->close();
+    uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks
+    uv_loop_close(&loop_);
+    return kExitEnvironment;
+  }
+
+  uv_timer_init(&loop_, &tick_timer_);
+  tick_timer_.data = this;
+  const uint64_t tick_ms = std::max<uint32_t>(1, spec_.timing.tick_ms);
+  uv_timer_start(
+      &tick_timer_,
+      [](uv_timer_t* t) {
+        auto* h = static_cast<Host*>(t->data);
+        if (!h->shutting_down_) h->step(Tick{});
+      },
+      tick_ms, tick_ms);
+  uv_timer_init(&loop_, &flush_timer_);
+  flush_timer_.data = this;
+  uv_timer_start(
+      &flush_timer_,
+      [](uv_timer_t* t) {
+        auto* h = static_cast<Host*>(t->data);
+        if (h->core_->commit() != h->last_commit_) h->emit_commit();
+        h->events_.flush();
+      },
+      kEventsFlushIntervalMs, kEventsFlushIntervalMs);
+  uv_timer_init(&loop_, &shutdown_timer_);
+  shutdown_timer_.data = this;
+  uv_signal_init(&loop_, &sigterm_);
+  sigterm_.data = this;
+  uv_signal_start(
+      &sigterm_,
+      [](uv_signal_t* s, int) { static_cast<Host*>(s->data)->begin_shutdown("SIGTERM"); }, SIGTERM);
+  uv_signal_init(&loop_, &sigint_);
+  sigint_.data = this;
+  uv_signal_start(
+      &sigint_, [](uv_signal_t* s, int) { static_cast<Host*>(s->data)->begin_shutdown("SIGINT"); },
+      SIGINT);
+
+  write_pid_file();  // only now: the node listens on both sockets
+  const Status st = core_->status();
+  log("started: port " + std::to_string(transport_->port()) + ", cluster " + spec_.cluster_id +
+      ", term " + std::to_string(st.term.get()) + ", last index " +
+      std::to_string(st.last_index.get()) + ", commit " + std::to_string(st.commit.get()) +
+      ", snapshot " + std::to_string(st.snapshot_index.get()));
+  events_.emit("started", {{"pid", ::getpid()},
+                           {"port", transport_->port()},
+                           {"term", st.term.get()},
+                           {"last_index", st.last_index.get()},
+                           {"commit", st.commit.get()},
+                           {"snapshot_index", st.snapshot_index.get()}});
+  if (!fault_error.empty()) {
+    log("fault rules in cluster.json ignored: " + fault_error);
+  } else if (!spec_.faults.empty()) {
+    events_.emit("faults_applied", {{"rules", transport_->faults().describe()}});
+    log("fault rules: " + transport_->faults().describe());
+  }
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+
+  admin_.reset();
+  transport_.reset();
+  const int rc = uv_loop_close(&loop_);
+  if (rc != 0) {
+    log("the loop did not close cleanly: handles are still open");
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          std::fprintf(stderr, "  open handle: %s\n", uv_handle_type_name(uv_handle_get_type(h)));
+        },
+        nullptr);
+    return 1;
+  }
+  log("stopped");
+  return exit_code_;
+}
+
+void Host::write_pid_file() {
+  const std::string path = node_dir_ + "/" + std::string(kPidFile);
+  const std::string tmp = path + ".tmp";
+  const std::string text = std::to_string(::getpid()) + "\n";
+  // Written whole and renamed, so a reader never sees a half-written pid.
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr || std::fputs(text.c_str(), f) < 0 || std::fclose(f) != 0 ||
+      std::rename(tmp.c_str(), path.c_str()) != 0) {
+    log("cannot write " + path + ": " + std::strerror(errno));
+    return;
+  }
+  pid_written_ = true;
+}
+
+std::optional<Outcome> Host::step(const Input& input) {
+  Ready ready;
+  try {
+    ready = core_->step(input);
+  } catch (const std::exception& e) {
+    // The core threw: an invariant is broken (a bug, not bad input: the wire decoder already
+    // rejected malformed messages). Going on could break safety; stop loudly instead.
+    log(std::string("fatal: the Raft core failed: ") + e.what());
+    events_.emit("crash", {{"error", e.what()}});
+    events_.close();
+    std::abort();
+  }
+  std::optional<Outcome> outcome = ready.outcome;
+  handle(std::move(ready));
+  return outcome;
+}
+
+// The one place a Ready is consumed (ready.h): persist, send, apply.
+void Host::handle(Ready ready) {
+  // 1. Persist, in the order ready.h gives.
+  if (ready.has_writes()) {
+    try {
+      if (ready.snapshot) {
+        // Synchronous: a snapshot is rare and holds no state machine yet (#6 may move it to a
+        // worker). It must be durable before the WAL mark that says the log starts after it.
+        const SnapshotMeta& meta = ready.snapshot->meta;
+        persist::save_snapshot(node_dir_ + "/" + std::string(kSnapDir), meta,
+                               ready.snapshot->data.str(), spec_.fsync);
+        // The mark also drops stored entries that do not continue the snapshot (the
+        // truncate_from of an InstallSnapshot that replaced the whole log).
+        wal_->append_snapshot_mark({meta.index, meta.term});
+      } else if (ready.truncate_from &&
+                 (ready.entries.empty() || ready.entries.front().index != *ready.truncate_from)) {
+        log("truncate_from " + std::to_string(ready.truncate_from->get()) +
+            " without a snapshot or entries at it; the next entries truncate instead");
+      }
+      if (ready.compacted_through) {
+        // Only segments wholly below a durable snapshot go (the snapshot was saved above or
+        // earlier; Wal removes closed, durable segments only).
+        wal_->remove_segments_below(*ready.compacted_through);
+      }
+      if (ready.hard_state || !ready.entries.empty()) {
+        wal_->write(ready.hard_state, ready.entries);
+      }
+    } catch (const std::exception& e) {
+      log(std::string("fatal: cannot persist: ") + e.what());
+      events_.emit("crash", {{"error", e.what()}});
+      events_.close();
+      std::_Exit(kExitEnvironment);  // nothing unsynced was acknowledged
+    }
+    pending_ids_.emplace_back(ready.persist_id, wal_->written_seq());
+  }
+
+  // 2. Send.
+  for (const Message& m : ready.messages) transport_->send(m);
+  if (!ready.messages_after_persist.empty()) {
+    if (ready.persist_id <= durable_persist_id_) {
+      for (const Message& m : ready.messages_after_persist) transport_->send(m);
+    } else {
+      held_.emplace_back(ready.persist_id, std::move(ready.messages_after_persist));
+    }
+  }
+
+  // 3. Apply (counting only, until the state machine of issue #6).
+  if (ready.restore_snapshot && ready.snapshot) applied_index_ = ready.snapshot->meta.index;
+  for (const Entry& e : ready.committed) {
+    applied_index_ = e.index;
+    ++entries_applied_;
+  }
+
+  note_changes();
+  maybe_start_sync();
+}
+
+void Host::maybe_start_sync() {
+  if (sync_in_flight_) return;
+  if (wal_->written_seq() == wal_->durable_seq()) {
+    // A Ready whose writes added no WAL record (a compaction only) is durable already.
+    if (!pending_ids_.empty()) release_durable(wal_->durable_seq());
+    return;
+  }
+  auto* work = new SyncWork;
+  work->req.data = work;
+  work->host = this;
+  work->job = wal_->begin_sync();
+  sync_in_flight_ = true;
+  uv_queue_work(
+      &loop_, &work->req,
+      [](uv_work_t* req) { static_cast<SyncWork*>(req->data)->job.run(); },  // worker thread
+      [](uv_work_t* req, int) {
+        auto* w = static_cast<SyncWork*>(req->data);
+        Host* host = w->host;
+        persist::SyncJob job = std::move(w->job);
+        delete w;
+        host->on_sync_done(std::move(job));
+      });
+}
+
+void Host::on_sync_done(persist::SyncJob job) {
+  sync_in_flight_ = false;
+  ++syncs_done_;
+  uint64_t durable_seq = 0;
+  try {
+    durable_seq = wal_->finish_sync(std::move(job));
+  } catch (const std::exception& e) {
+    // A failed fsync is fatal (wal.h): the kernel may have dropped the pages.
+    log(std::string("fatal: sync failed: ") + e.what());
+    events_.emit("crash", {{"error", e.what()}});
+    events_.close();
+    std::_Exit(kExitEnvironment);
+  }
+  release_durable(durable_seq);
+  if (shutting_down_) {
+    finish_shutdown();
+    return;
+  }
+  maybe_start_sync();  // writes issued while this sync ran: the next group
+}
+
+void Host::release_durable(uint64_t durable_seq) {
+  uint64_t durable_id = durable_persist_id_;
+  while (!pending_ids_.empty() && pending_ids_.front().second <= durable_seq) {
+    durable_id = std::max(durable_id, pending_ids_.front().first);
+    pending_ids_.pop_front();
+  }
+  if (durable_id > durable_persist_id_) {
+    durable_persist_id_ = durable_id;
+    // Only now may what waited for these writes leave the process (ready.h step 2).
+    while (!held_.empty() && held_.front().first <= durable_id) {
+      for (const Message& m : held_.front().second) transport_->send(m);
+      held_.pop_front();
+    }
+    if (!shutting_down_) step(Persisted{durable_id});
+  }
+}
+
+void Host::note_changes() {
+  const Role role = core_->role();
+  const Term term = core_->term();
+  const NodeId leader = core_->leader();
+  if (term != last_term_) {
+    events_.emit("term", {{"term", term.get()}, {"from", last_term_.get()}});
+    last_term_ = term;
+  }
+  if (role != last_role_) {
+    events_.emit(
+        "role",
+        {{"role", role_name(*core_)}, {"from", to_string(last_role_)}, {"term", term.get()}});
+    log(std::string("role ") + to_string(last_role_) + " -> " + role_name(*core_) + " in term " +
+        std::to_string(term.get()));
+    if (role == Role::kLeader) events_.emit("elected", {{"term", term.get()}});
+    last_role_ = role;
+  }
+  last_leader_ = leader;
+  // Commit lines are throttled: at most one per kCommitEventIntervalMs, but a new leader's
+  // first commit is always written (the flush timer writes a commit held back).
+  if (core_->commit() != last_commit_ &&
+      (uv_now(&loop_) - commit_event_ms_ >= kCommitEventIntervalMs ||
+       leader != commit_event_leader_)) {
+    emit_commit();
+  }
+}
+
+void Host::emit_commit() {
+  last_commit_ = core_->commit();
+  commit_event_leader_ = core_->leader();
+  commit_event_ms_ = uv_now(&loop_);
+  events_.emit("commit", {{"commit", last_commit_.get()},
+                          {"applied", applied_index_.get()},
+                          {"leader", commit_event_leader_.get()},
+                          {"term", core_->term().get()}});
+}
+
+std::string Host::on_admin(std::string_view line) {
+  json answer;
+  try {
+    const json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (request.is_discarded() || !request.is_object()) {
+      answer = {{"ok", false}, {"error", "the request is not a JSON object"}};
+    } else if (!request.contains("cmd") || !request["cmd"].is_string()) {
+      answer = {{"ok", false}, {"error", "the request has no \"cmd\" string"}};
+    } else if (shutting_down_) {
+      answer = {{"ok", false}, {"error", "the node is shutting down"}};
+    } else {
+      const std::string cmd = request["cmd"].get<std::string>();
+      if (cmd == "status") {
+        answer = admin_status();
+      } else if (cmd == "reload_faults") {
+        answer = admin_reload_faults();
+      } else if (cmd == "snapshot") {
+        answer = admin_snapshot();
+      } else if (cmd == "transfer") {
+        answer = admin_transfer(request);
+      } else if (cmd == "member") {
+        answer = admin_member(request);
+      } else if (cmd == "shutdown") {
+        // Deferred to the next loop turn so this answer is queued before the socket closes.
+        uv_timer_start(
+            &shutdown_timer_,
+            [](uv_timer_t* t) { static_cast<Host*>(t->data)->begin_shutdown("admin shutdown"); }, 0,
+            0);
+        answer = {{"ok", true}};
+      } else {
+        answer = {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
+      }
+    }
+  } catch (const std::exception& e) {
+    answer = {{"ok", false}, {"error", e.what()}};
+  }
+  return answer.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json Host::admin_status() {
+  const Status s = core_->status();
+  const net::TransportCounters& c = transport_->counters();
+  json peers = json::array();
+  for (NodeId p : transport_->connected_peers()) peers.push_back(p.get());
+  return {{"ok", true},
+          {"id", id_.get()},
+          {"pid", ::getpid()},
+          {"role", role_name(*core_)},
+          {"term", s.term.get()},
+          {"vote", s.vote.get()},
+          {"leader", s.leader.get()},
+          {"commit", s.commit.get()},
+          {"applied", applied_index_.get()},
+          {"last_index", s.last_index.get()},
+          {"durable_index", s.durable_index.get()},
+          {"snapshot_index", s.snapshot_index.get()},
+          {"voters", ids_json(s.membership.voters)},
+          {"learners", ids_json(s.membership.learners)},
+          {"port", transport_->port()},
+          {"cluster_id", spec_.cluster_id},
+          {"peers_connected", peers},
+          {"faults", transport_->faults().describe()},
+          {"counters",
+           {{"frames_bad", c.frames_bad},
+            {"messages_bad", c.messages_bad},
+            {"hello_refused", c.hello_refused},
+            {"queue_dropped", c.queue_dropped},
+            {"delay_dropped", c.delay_dropped},
+            {"unknown_peer_dropped", c.unknown_peer_dropped},
+            {"fault_dropped", c.fault_dropped},
+            {"fault_delayed", c.fault_delayed},
+            {"messages_sent", c.messages_sent},
+            {"messages_received", c.messages_received},
+            {"connections_accepted", c.connections_accepted},
+            {"connections_refused", c.connections_refused},
+            {"clients_connected", c.clients_connected},
+            {"connects_failed", c.connects_failed},
+            {"syncs", syncs_done_},
+            {"entries_applied", entries_applied_},
+            {"events_dropped", events_.dropped()}}}};
+}
+
+void Host::refresh_peers(const ClusterSpec& spec) {
+  for (const NodeSpec& n : spec.nodes) {
+    if (n.id != id_) transport_->add_peer(n.id, n.port);
+  }
+}
+
+json Host::admin_reload_faults() {
+  const ClusterSpec spec = load_cluster(dir_);  // LabError: answered as an error
+  transport_->set_fault_rules(spec.faults);     // invalid rules throw: nothing changes
+  refresh_peers(spec);
+  spec_.faults = spec.faults;
+  const std::string rules = transport_->faults().describe();
+  events_.emit("faults_applied", {{"rules", rules}});
+  log("fault rules: " + (rules.empty() ? std::string("none") : rules));
+  return {{"ok", true}, {"faults", rules}};
+}
+
+json Host::admin_snapshot() {
+  const Status s = core_->status();
+  // The core wants a snapshot at an index it has handed out to apply (the host applied it
+  // in the same Ready) and not yet snapshotted; anything else would be refused as a bug.
+  if (s.applied > s.snapshot_index) {
+    step(SnapshotTaken{s.applied, Payload()});
+    events_.emit("snapshot", {{"index", core_->status().snapshot_index.get()}});
+  }
+  return {{"ok", true}, {"snapshot_index", core_->status().snapshot_index.get()}};
+}
+
+json Host::admin_transfer(const json& request) {
+  if (!request.contains("target") || !request["target"].is_number_unsigned()) {
+    return {{"ok", false}, {"error", "\"target\" must be a node id"}};
+  }
+  const std::optional<Outcome> out =
+      step(TransferLeader{NodeId(request["target"].get<uint64_t>())});
+  if (out && out->accepted) return {{"ok", true}};
+  return {{"ok", false},
+          {"error", std::string("transfer refused: ") +
+                        (out ? to_string(out->refusal) : "no answer from the core")},
+          {"leader", out ? out->leader_hint.get() : 0}};
+}
+
+json Host::admin_member(const json& request) {
+  const std::string op = request.value("op", "");
+  if ((op != "add" && op != "remove") || !request.contains("node") ||
+      !request["node"].is_number_unsigned()) {
+    return {{"ok", false}, {"error", "expected {\"op\": \"add\"|\"remove\", \"node\": ID}"}};
+  }
+  const NodeId node(request["node"].get<uint64_t>());
+  if (op == "add") refresh_peers(load_cluster(dir_));  // the new node's port
+  const std::optional<Outcome> out = step(
+      ChangeMembership{op == "add" ? MembershipOp::kAddServer : MembershipOp::kRemoveServer, node});
+  if (out && out->accepted) return {{"ok", true}, {"index", out->first_index.get()}};
+  return {{"ok", false},
+          {"error", std::string("membership change refused: ") +
+                        (out ? to_string(out->refusal) : "no answer from the core")},
+          {"leader", out ? out->leader_hint.get() : 0}};
+}
+
+// Stop accepting, let the sync in flight finish (finish_shutdown runs from its callback),
+// sync what is left, close every handle; uv_run then returns and the loop closes.
+void Host::begin_shutdown(const std::string& reason) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  log("shutting down (" + reason + ")");
+  events_.emit("shutdown", {{"reason", reason}});
+  uv_timer_stop(&tick_timer_);
+  transport_->close();
+  admin_->close();
+  if (!sync_in_flight_) finish_shutdown();
+}
+
+void Host::finish_shutdown() {
+  try {
+    if (wal_->written_seq() > wal_->durable_seq()) wal_->sync();
+  } catch (const std::exception& e) {
+    log(std::string("final sync failed: ") + e.what());
+    exit_code_ = kExitEnvironment;
+  }
+  events_.close();
+  if (pid_written_) {
+    // Remove the pid file only if it is still ours (a newer node may have replaced it).
+    const std::string path = node_dir_ + "/" + std::string(kPidFile);
+    FILE* f = std::fopen(path.c_str(), "r");
+    long pid = 0;
+    if (f != nullptr) {
+      if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
+      std::fclose(f);
+    }
+    if (pid == ::getpid()) ::unlink(path.c_str());
+  }
+  ::unlink(std::string(kAdminSocket).c_str());  // relative: we run in the node directory
+  close_handle(reinterpret_cast<uv_handle_t*>(&tick_timer_));
+  close_handle(reinterpret_cast<uv_handle_t*>(&flush_timer_));
+  close_handle(reinterpret_cast<uv_handle_t*>(&shutdown_timer_));
+  close_handle(reinterpret_cast<uv_handle_t*>(&sigterm_));
+  close_handle(reinterpret_cast<uv_handle_t*>(&sigint_));
+}
+
+void Host::close_handle(uv_handle_t* h) {
+  // These handles live inside Host, which outlives the loop: nothing to free.
+  if (!uv_is_closing(h)) uv_close(h, nullptr);
+}
+
+}  // namespace
+
+int run_node_host(const NodeHostOptions& options) {
+  Host host(options.dir, options.id);
+  return host.run();
+}
+
+}  // namespace raftlab::lab

@@ -1,0 +1,199 @@
+// `raftlab up`: create a cluster directory and start its nodes, or restart a stopped cluster on
+// its data; then wait for a leader and print the status table.
+#include <signal.h>
+
+// g++ 12 false positive inside CLI11 (see main.cc).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <CLI/CLI.hpp>
+#pragma GCC diagnostic pop
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "cmd/lab.h"
+#include "cmd/lab_contract.h"
+
+namespace raftlab::lab {
+namespace {
+
+constexpr uint32_t kNodesMax = 64;
+
+struct UpOptions {
+  std::string dir;
+  uint32_t nodes = 3;
+  uint16_t base_port = 0;  // 0: free ports
+  std::string election_timeout = "150ms-300ms";
+  std::string heartbeat = "50ms";
+  std::optional<uint64_t> seed;
+  bool no_fsync = false;
+  uint64_t snapshot_every = 0;
+  bool no_wait = false;
+  std::string timeout = "10s";
+  bool fresh = false;
+  bool json = false;
+  bool n_given = false;  // -n or timing flags given: refused on an existing cluster
+};
+
+std::string random_cluster_id() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "lab-%08x", static_cast<unsigned>(rd()));
+  return buf;
+}
+
+std::vector<NodeId> live_nodes(const std::string& dir, const ClusterSpec& spec) {
+  std::vector<NodeId> live;
+  for (const NodeSpec& n : spec.nodes) {
+    if (live_node_pid(dir, n.id)) live.push_back(n.id);
+  }
+  return live;
+}
+
+ClusterSpec new_spec(const UpOptions& o) {
+  ClusterSpec spec;
+  spec.cluster_id = random_cluster_id();
+  spec.seed = o.seed ? *o.seed : std::random_device{}() % 1'000'000;
+  const auto [lo, hi] = *parse_duration_range(o.election_timeout);
+  spec.timing.heartbeat_ms = static_cast<uint32_t>(*parse_duration_ms(o.heartbeat));
+  spec.timing.election_timeout_min_ms = static_cast<uint32_t>(lo);
+  spec.timing.election_timeout_max_ms = static_cast<uint32_t>(hi);
+  // A tick fine enough for the heartbeat (at least 5 ticks per heartbeat, at most 10 ms).
+  spec.timing.tick_ms = std::clamp<uint32_t>(spec.timing.heartbeat_ms / 5, 1, 10);
+  if (spec.timing.heartbeat_ms >= spec.timing.election_timeout_min_ms) {
+    throw LabError(kExitUsage, "--heartbeat must be shorter than the election timeout");
+  }
+  spec.fsync = !o.no_fsync;
+  spec.snapshot_every = o.snapshot_every;
+  std::vector<int> held;
+  for (uint32_t k = 1; k <= o.nodes; ++k) {
+    uint16_t port = 0;
+    if (o.base_port != 0) {
+      const uint32_t p = o.base_port + k - 1;
+      if (p > 65535)
+        throw LabError(kExitUsage,
+                       "--base-port leaves no room for " + std::to_string(o.nodes) + " nodes");
+      port = static_cast<uint16_t>(p);
+    } else {
+      port = pick_free_port(held);
+    }
+    spec.nodes.push_back(NodeSpec{NodeId(k), port});
+    spec.voters.push_back(NodeId(k));
+  }
+  close_held(held);
+  return spec;
+}
+
+int run_up(const UpOptions& o) {
+  const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const std::string json_path = dir + "/" + std::string(kClusterJson);
+  const bool exists = std::filesystem::exists(json_path);
+  if (exists) {
+    const ClusterSpec old = load_cluster(dir);
+    const std::vector<NodeId> live = live_nodes(dir, old);
+    if (!live.empty()) {
+      throw LabError(kExitEnvironment, "the cluster at " + dir + " has live nodes (" +
+                                           ids_text(live) + "); use `raftlab down` first" +
+                                           (o.fresh ? "" : " or `raftlab start SEL`"));
+    }
+    if (o.fresh) {
+      std::filesystem::remove_all(dir);
+    } else if (o.n_given) {
+      std::cerr << "raftlab: " << dir
+                << " holds a stopped cluster: starting it as it was (flags of a new cluster "
+                   "ignored; --fresh wipes it)\n";
+    }
+  } else if (o.fresh && std::filesystem::exists(dir) && !std::filesystem::is_empty(dir)) {
+    // --fresh wipes cluster directories only: a mistyped --dir must not erase a home directory.
+    throw LabError(kExitEnvironment, dir +
+                                         " holds no cluster.json; --fresh wipes only a cluster "
+                                         "directory");
+  }
+  const bool create = !exists || o.fresh;
+  const ClusterSpec spec = create ? new_spec(o) : load_cluster(dir);
+  // Checked before anything is written: a refused `up` leaves no cluster behind.
+  for (const NodeSpec& n : spec.nodes) {
+    if (!(create ? port_free(n.port) : wait_port_free(n.port))) {
+      throw LabError(kExitEnvironment, "port " + std::to_string(n.port) + " of node " +
+                                           std::to_string(n.id.get()) + " is in use");
+    }
+  }
+  if (create) {
+    std::filesystem::create_directories(dir);
+    for (const NodeSpec& n : spec.nodes) std::filesystem::create_directories(node_dir(dir, n.id));
+    save_cluster(dir, spec);
+  }
+  std::vector<std::pair<NodeId, pid_t>> started;
+  try {
+    for (const NodeSpec& n : spec.nodes) started.emplace_back(n.id, spawn_node(dir, n.id));
+    await_started(dir, started);
+  } catch (const LabError&) {
+    // Leave nothing half-started behind: stop what did start.
+    for (const auto& [id, pid] : started) {
+      if (process_state(pid) != ProcessState::kStopped) ::kill(pid, SIGKILL);
+    }
+    throw;
+  }
+  std::cerr << "raftlab: " << (create ? "created" : "restarted") << " cluster " << spec.cluster_id
+            << " at " << dir << " (" << spec.nodes.size() << " nodes, seed " << spec.seed << ")\n";
+  int code = kExitOk;
+  if (!o.no_wait) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::milliseconds(*parse_duration_ms(o.timeout));
+    while (!agreed_leader(spec, collect_views(dir, spec))) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::cerr << "raftlab: no leader elected within " << o.timeout << "\n";
+        code = kExitTimeout;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
+    }
+    if (code == kExitOk) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+      std::cerr << "raftlab: leader elected " << ms << " ms after the nodes answered\n";
+    }
+  }
+  print_status(spec, collect_views(dir, spec, true), o.json);
+  return code;
+}
+
+}  // namespace
+
+void setup_up(CLI::App& app) {
+  auto o = std::make_shared<UpOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "up", "Create the cluster (or start a stopped one on its data) and wait for a leader");
+  add_dir_option(cmd, o->dir);
+  CLI::Option* n = cmd->add_option("-n,--nodes", o->nodes, "Number of nodes (default 3)")
+                       ->check(CLI::Range(1u, kNodesMax));
+  CLI::Option* bp = cmd->add_option("--base-port", o->base_port,
+                                    "Ports P, P+1, ... on 127.0.0.1 (default: free ports)")
+                        ->check(CLI::Range(1, 65535));
+  CLI::Option* et = cmd->add_option("--election-timeout", o->election_timeout,
+                                    "Election timeout range (default 150ms-300ms)")
+                        ->check(duration_range_validator());
+  CLI::Option* hb =
+      cmd->add_option("--heartbeat", o->heartbeat, "Heartbeat interval (default 50ms)")
+          ->check(duration_validator());
+  CLI::Option* seed = cmd->add_option("--seed", o->seed, "The cluster's seed (default: random)");
+  cmd->add_flag("--no-fsync", o->no_fsync, "Do not fsync the WAL (fast, not crash-safe)");
+  cmd->add_option("--snapshot-every", o->snapshot_every,
+                  "Snapshot every N applied entries (default 0: never)");
+  cmd->add_flag("--no-wait", o->no_wait, "Do not wait for a leader");
+  cmd->add_option("--timeout", o->timeout, "Bound on the wait for a leader (default 10s)")
+      ->check(duration_validator());
+  cmd->add_flag("--fresh", o->fresh, "Wipe DIR first (refused while nodes are live)");
+  cmd->add_flag("--json", o->json, "Print the status as one JSON document");
+  cmd->callback([o, n, bp, et, hb, seed] {
+    o->n_given = n->count() + bp->count() + et->count() + hb->count() + seed->count() > 0;
+    run_command([o] { return run_up(*o); });
+  });
+}
+
+}  // namespace raftlab::lab

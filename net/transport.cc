@@ -1,0 +1,507 @@
+// The peer transport (see transport.h for the connection model and the limits).
+#include "net/transport.h"
+
+#include <cstdio>
+#include <utility>
+
+namespace raftlab::net {
+
+// One TCP connection, either direction. Freed in its close callback (conn_close_cb).
+struct Transport::Conn {
+  uv_tcp_t tcp{};
+  uv_connect_t connect_req{};
+  Transport* owner = nullptr;
+  bool outgoing = false;    // send-only (ours) or receive-only (accepted)
+  Peer* peer = nullptr;     // outgoing: the peer it serves; cleared when the transport closes
+  bool up = false;          // outgoing: connected and hello queued
+  bool counted = false;     // incoming: counts towards kIncomingConnectionsMax
+  bool writing = false;     // a uv_write is in flight (at most one)
+  bool closing = false;     // uv_close called
+  bool hello_done = false;  // incoming: a valid hello arrived
+  PeerKind kind = PeerKind::kPeer;
+  NodeId remote;  // incoming: who said hello; outgoing: the peer
+  uint64_t connected_at_ms = 0;
+  FrameDecoder decoder;
+  char read_buf[kReadChunkBytes];
+};
+
+// A peer we send to. Freed in its reconnect timer's close callback (peer_close_cb).
+struct Transport::Peer {
+  uv_timer_t timer{};  // reconnect backoff
+  Transport* owner = nullptr;
+  NodeId id;
+  uint16_t port = 0;
+  Conn* conn = nullptr;  // the outgoing connection, connecting or up
+  uint32_t backoff_ms = kReconnectBackoffMinMs;
+  std::deque<std::string> queue;  // frames not yet handed to uv_write
+  size_t queue_bytes = 0;
+};
+
+// One copy of a message held back by a fault-filter delay. Freed in its close callback.
+struct Transport::Delayed {
+  uv_timer_t timer{};
+  Transport* owner = nullptr;
+  NodeId to;
+  std::string frame;
+};
+
+namespace {
+
+struct WriteReq {
+  uv_write_t req{};  // req.data points to this WriteReq
+  Transport::Conn* conn = nullptr;
+  std::string data;  // kept alive until the write callback
+};
+
+std::string uv_error(int code) { return uv_strerror(code); }
+
+}  // namespace
+
+// The libuv callbacks, as static members of a friend so they can reach the internals.
+struct TransportCallbacks {
+  static void conn_close_cb(uv_handle_t* h) {
+    auto* conn = static_cast<Transport::Conn*>(h->data);
+    conn->owner->on_conn_closed(conn);
+  }
+  static void peer_close_cb(uv_handle_t* h) { delete static_cast<Transport::Peer*>(h->data); }
+  static void delayed_close_cb(uv_handle_t* h) { delete static_cast<Transport::Delayed*>(h->data); }
+  static void listener_close_cb(uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); }
+  static void alloc_cb(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
+    auto* conn = static_cast<Transport::Conn*>(h->data);
+    *buf = uv_buf_init(conn->read_buf, sizeof(conn->read_buf));
+  }
+  static void read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* conn = static_cast<Transport::Conn*>(s->data);
+    Transport* t = conn->owner;
+    if (nread > 0) {
+      t->on_read(conn, buf->base, static_cast<size_t>(nread));
+    } else if (nread < 0) {
+      // EOF is the normal end of a connection; anything else is worth a line.
+      t->close_conn(conn,
+                    nread == UV_EOF ? "" : "read failed: " + uv_error(static_cast<int>(nread)));
+    }
+  }
+  static void write_cb(uv_write_t* req, int status) {
+    auto* w = static_cast<WriteReq*>(req->data);
+    Transport::Conn* conn = w->conn;
+    delete w;
+    conn->writing = false;
+    if (status < 0) {
+      if (status != UV_ECANCELED)
+        conn->owner->close_conn(conn, "write failed: " + uv_error(status));
+      return;
+    }
+    conn->owner->flush(conn);
+  }
+  static void connect_cb(uv_connect_t* req, int status) {
+    auto* conn = static_cast<Transport::Conn*>(req->data);
+    if (status == UV_ECANCELED) return;  // closed while connecting; the close callback follows
+    conn->owner->on_connected(conn, status);
+  }
+  static void connection_cb(uv_stream_t* server, int status) {
+    auto* t = static_cast<Transport*>(server->data);
+    if (status < 0) {
+      t->log("accept failed: " + uv_error(status));
+      return;
+    }
+    t->on_accept();
+  }
+  static void reconnect_cb(uv_timer_t* timer) {
+    auto* peer = static_cast<Transport::Peer*>(timer->data);
+    peer->owner->connect_peer(peer);
+  }
+  static void delay_cb(uv_timer_t* timer) {
+    auto* d = static_cast<Transport::Delayed*>(timer->data);
+    d->owner->on_delay_fired(d);
+  }
+};
+
+Transport::Transport(uv_loop_t* loop, TransportOptions options, Callbacks callbacks)
+    : loop_(loop),
+      options_(std::move(options)),
+      callbacks_(std::move(callbacks)),
+      filter_(options_.fault_seed) {}
+
+Transport::~Transport() {
+  // The owner must close() and run the loop until the close callbacks ran; what is left here
+  // would be a leak or a use after free, so say so loudly.
+  if (!closed_ && (listener_ != nullptr || !peers_.empty())) {
+    std::fprintf(stderr, "%s: destroyed without close()\n", options_.log_prefix.c_str());
+  }
+}
+
+void Transport::log(const std::string& line) const {
+  std::fprintf(stderr, "%s: %s\n", options_.log_prefix.c_str(), line.c_str());
+}
+
+std::string Transport::start() {
+  listener_ = new uv_tcp_t;
+  uv_tcp_init(loop_, listener_);
+  listener_->data = this;
+  sockaddr_in addr{};
+  uv_ip4_addr("127.0.0.1", options_.port, &addr);
+  int rc = uv_tcp_bind(listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0)
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), kListenBacklog,
+                   TransportCallbacks::connection_cb);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_), TransportCallbacks::listener_close_cb);
+    listener_ = nullptr;
+    return "cannot listen on 127.0.0.1:" + std::to_string(options_.port) + ": " + uv_error(rc);
+  }
+  sockaddr_storage bound{};
+  int len = sizeof(bound);
+  uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+  bound_port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  for (const auto& [id, port] : options_.peers) add_peer(id, port);
+  return {};
+}
+
+void Transport::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (listener_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener_), TransportCallbacks::listener_close_cb);
+    listener_ = nullptr;
+  }
+  // Close callbacks may run in any order: a connection must not reach its peer afterwards.
+  for (Conn* c : std::set<Conn*>(conns_)) {
+    c->peer = nullptr;
+    close_conn(c, "");
+  }
+  for (auto& [id, peer] : peers_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&peer->timer), TransportCallbacks::peer_close_cb);
+  }
+  peers_.clear();
+  for (Delayed* d : delayed_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&d->timer), TransportCallbacks::delayed_close_cb);
+  }
+  delayed_.clear();
+}
+
+void Transport::add_peer(NodeId id, uint16_t port) {
+  if (closed_ || id == options_.self) return;
+  auto it = peers_.find(id);
+  if (it != peers_.end()) {
+    if (it->second->port != port) {
+      it->second->port = port;  // takes effect at the next connect
+      if (it->second->conn != nullptr) close_conn(it->second->conn, "peer port changed");
+    }
+    return;
+  }
+  auto* peer = new Peer;
+  peer->owner = this;
+  peer->id = id;
+  peer->port = port;
+  uv_timer_init(loop_, &peer->timer);
+  peer->timer.data = peer;
+  peers_[id] = peer;
+  options_.peers[id] = port;
+  if (listener_ != nullptr) connect_peer(peer);
+}
+
+std::set<NodeId> Transport::connected_peers() const {
+  std::set<NodeId> out;
+  for (const auto& [id, peer] : peers_) {
+    if (peer->conn != nullptr && peer->conn->up) out.insert(id);
+  }
+  return out;
+}
+
+void Transport::connect_peer(Peer* peer) {
+  if (closed_ || peer->conn != nullptr) return;
+  auto* conn = new Conn;
+  conn->owner = this;
+  conn->outgoing = true;
+  conn->peer = peer;
+  conn->remote = peer->id;
+  uv_tcp_init(loop_, &conn->tcp);
+  conn->tcp.data = conn;
+  conn->connect_req.data = conn;
+  conns_.insert(conn);
+  peer->conn = conn;
+  uv_tcp_nodelay(&conn->tcp, 1);  // Raft messages are small and latency-bound
+  sockaddr_in addr{};
+  uv_ip4_addr("127.0.0.1", peer->port, &addr);
+  const int rc =
+      uv_tcp_connect(&conn->connect_req, &conn->tcp, reinterpret_cast<const sockaddr*>(&addr),
+                     TransportCallbacks::connect_cb);
+  if (rc != 0) {
+    ++counters_.connects_failed;
+    close_conn(conn, "");  // the close callback schedules the retry
+  }
+}
+
+void Transport::schedule_reconnect(Peer* peer) {
+  if (closed_ || uv_is_active(reinterpret_cast<uv_handle_t*>(&peer->timer))) return;
+  uv_timer_start(&peer->timer, TransportCallbacks::reconnect_cb, peer->backoff_ms, 0);
+  peer->backoff_ms = std::min(peer->backoff_ms * 2, kReconnectBackoffMaxMs);
+}
+
+void Transport::on_connected(Conn* conn, int status) {
+  if (conn->closing) return;
+  if (status < 0) {
+    // A peer that is down is normal in a lab: count it, retry quietly.
+    ++counters_.connects_failed;
+    close_conn(conn, "");
+    return;
+  }
+  conn->up = true;
+  conn->connected_at_ms = uv_now(loop_);
+  // The hello goes first, ahead of anything queued.
+  auto* req = new WriteReq;
+  append_frame(req->data, encode(Hello{PeerKind::kPeer, options_.cluster_id, options_.self}));
+  req->req.data = req;
+  req->conn = conn;
+  uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
+  conn->writing = true;
+  const int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&conn->tcp), &buf, 1,
+                          TransportCallbacks::write_cb);
+  if (rc != 0) {
+    delete req;
+    conn->writing = false;
+    close_conn(conn, "write failed: " + uv_error(rc));
+    return;
+  }
+  // Read only to notice the peer closing; a peer never sends on our send-only connection.
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&conn->tcp), TransportCallbacks::alloc_cb,
+                TransportCallbacks::read_cb);
+  if (callbacks_.on_event) callbacks_.on_event("peer_connected", conn->remote, "out");
+}
+
+void Transport::on_accept() {
+  auto* conn = new Conn;
+  conn->owner = this;
+  uv_tcp_init(loop_, &conn->tcp);
+  conn->tcp.data = conn;
+  conns_.insert(conn);
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_),
+                reinterpret_cast<uv_stream_t*>(&conn->tcp)) != 0) {
+    close_conn(conn, "accept failed");
+    return;
+  }
+  if (incoming_count_ >= kIncomingConnectionsMax) {
+    ++counters_.connections_refused;
+    close_conn(conn, "too many connections (" + std::to_string(kIncomingConnectionsMax) + ")");
+    return;
+  }
+  ++incoming_count_;
+  conn->counted = true;
+  ++counters_.connections_accepted;
+  uv_tcp_nodelay(&conn->tcp, 1);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&conn->tcp), TransportCallbacks::alloc_cb,
+                TransportCallbacks::read_cb);
+}
+
+void Transport::close_conn(Conn* conn, const std::string& why) {
+  if (conn->closing) return;
+  conn->closing = true;
+  if (!why.empty()) {
+    log((conn->outgoing ? "connection to " : "connection from ") +
+        (conn->remote ? "node " + std::to_string(conn->remote.get()) : std::string("unknown")) +
+        " closed: " + why);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), TransportCallbacks::conn_close_cb);
+}
+
+void Transport::on_conn_closed(Conn* conn) {
+  conns_.erase(conn);
+  if (conn->counted) --incoming_count_;
+  if (!closed_) {
+    if (conn->outgoing && conn->peer != nullptr) {
+      Peer* peer = conn->peer;
+      peer->conn = nullptr;
+      if (conn->up) {
+        if (callbacks_.on_event) callbacks_.on_event("peer_lost", peer->id, "out");
+        // A connection that lived a while was a success: start the backoff over.
+        if (uv_now(loop_) - conn->connected_at_ms >= kConnectionStableMs) {
+          peer->backoff_ms = kReconnectBackoffMinMs;
+        }
+      }
+      schedule_reconnect(peer);
+    } else if (!conn->outgoing && conn->hello_done && conn->kind == PeerKind::kPeer) {
+      if (callbacks_.on_event) callbacks_.on_event("peer_lost", conn->remote, "in");
+    }
+  }
+  delete conn;
+}
+
+void Transport::send(const Message& message) {
+  if (closed_) return;
+  const Verdict verdict = filter_.decide(options_.self, message.to);
+  if (verdict.dropped()) {
+    ++counters_.fault_dropped;
+    return;
+  }
+  const std::string payload = encode(message);
+  if (payload.size() > kFrameBytesMax) {
+    // The core bounds messages well below this; a bigger one is a bug, not a reason to crash.
+    ++counters_.queue_dropped;
+    log("message to node " + std::to_string(message.to.get()) + " of " +
+        std::to_string(payload.size()) + " bytes exceeds kFrameBytesMax; dropped");
+    return;
+  }
+  std::string frame;
+  append_frame(frame, payload);
+  for (uint32_t delay_ms : verdict.delays_ms) {
+    if (delay_ms == 0) {
+      enqueue(message.to, frame);
+      continue;
+    }
+    ++counters_.fault_delayed;
+    if (delayed_.size() >= kDelayedFramesMax) {
+      ++counters_.delay_dropped;
+      continue;
+    }
+    auto* d = new Delayed;
+    d->owner = this;
+    d->to = message.to;
+    d->frame = frame;
+    uv_timer_init(loop_, &d->timer);
+    d->timer.data = d;
+    uv_timer_start(&d->timer, TransportCallbacks::delay_cb, delay_ms, 0);
+    delayed_.insert(d);
+  }
+}
+
+void Transport::on_delay_fired(Delayed* d) {
+  delayed_.erase(d);
+  enqueue(d->to, std::move(d->frame));
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->timer), TransportCallbacks::delayed_close_cb);
+}
+
+void Transport::enqueue(NodeId to, std::string frame) {
+  if (closed_) return;
+  auto it = peers_.find(to);
+  if (it == peers_.end()) {
+    ++counters_.unknown_peer_dropped;
+    if (callbacks_.on_unknown_peer) callbacks_.on_unknown_peer(to);
+    return;
+  }
+  Peer* peer = it->second;
+  // Drop the oldest: a newer heartbeat or append supersedes it, and Raft retries what matters.
+  while (!peer->queue.empty() && (peer->queue.size() >= kSendQueueFramesMax ||
+                                  peer->queue_bytes + frame.size() > kSendQueueBytesMax)) {
+    peer->queue_bytes -= peer->queue.front().size();
+    peer->queue.pop_front();
+    ++counters_.queue_dropped;
+  }
+  peer->queue_bytes += frame.size();
+  peer->queue.push_back(std::move(frame));
+  ++counters_.messages_sent;
+  if (peer->conn != nullptr) flush(peer->conn);
+}
+
+void Transport::flush(Conn* conn) {
+  if (conn->closing || conn->writing || !conn->up || conn->peer == nullptr) return;
+  Peer* peer = conn->peer;
+  if (peer->queue.empty()) return;
+  // Join queued frames into one write: one syscall for a burst of messages.
+  auto* req = new WriteReq;
+  while (
+      !peer->queue.empty() &&
+      (req->data.empty() || req->data.size() + peer->queue.front().size() <= kWriteBatchBytesMax)) {
+    req->data += peer->queue.front();
+    peer->queue_bytes -= peer->queue.front().size();
+    peer->queue.pop_front();
+  }
+  req->req.data = req;
+  req->conn = conn;
+  uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
+  conn->writing = true;
+  const int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&conn->tcp), &buf, 1,
+                          TransportCallbacks::write_cb);
+  if (rc != 0) {
+    delete req;
+    conn->writing = false;
+    close_conn(conn, "write failed: " + uv_error(rc));
+  }
+}
+
+void Transport::on_read(Conn* conn, const char* data, size_t size) {
+  if (conn->closing || closed_) return;
+  if (conn->outgoing) {
+    ++counters_.frames_bad;
+    if (callbacks_.on_event)
+      callbacks_.on_event("bad_frame", conn->remote, "data on a send-only connection");
+    close_conn(conn, "unexpected data on a send-only connection");
+    return;
+  }
+  conn->decoder.feed(std::string_view(data, size));
+  if (!conn->hello_done && conn->decoder.buffered_bytes() > kHelloBytesMax) {
+    ++counters_.frames_bad;
+    if (callbacks_.on_event) callbacks_.on_event("bad_frame", NodeId(), "hello too long");
+    close_conn(conn, "more than " + std::to_string(kHelloBytesMax) + " bytes before a hello");
+    return;
+  }
+  std::string payload;
+  std::string error;
+  while (!conn->closing && !closed_) {
+    const FrameDecoder::Status st = conn->decoder.next(payload, error);
+    if (st == FrameDecoder::Status::kNeedMore) return;
+    if (st == FrameDecoder::Status::kError) {
+      ++counters_.frames_bad;
+      if (callbacks_.on_event) callbacks_.on_event("bad_frame", conn->remote, error);
+      close_conn(conn, "bad frame: " + error);
+      return;
+    }
+    if (!on_frame(conn, payload)) return;
+  }
+}
+
+bool Transport::on_frame(Conn* conn, const std::string& payload) {
+  Decoded d = decode(payload);
+  if (!d.ok()) {
+    ++counters_.messages_bad;
+    if (callbacks_.on_event) callbacks_.on_event("bad_frame", conn->remote, d.error);
+    close_conn(conn, "bad message: " + d.error);
+    return false;
+  }
+  if (!conn->hello_done) {
+    std::string refusal;
+    const Hello* hello = std::get_if<Hello>(&d.value);
+    if (hello == nullptr) {
+      refusal = "first frame is not a hello";
+    } else if (hello->cluster_id != options_.cluster_id) {
+      refusal = "hello from cluster '" + hello->cluster_id.substr(0, kClusterIdBytesMax) +
+                "', we are '" + options_.cluster_id + "'";
+    } else if (hello->kind == PeerKind::kPeer && (!hello->node || hello->node == options_.self)) {
+      refusal = "hello from peer id " + std::to_string(hello->node.get());
+    }
+    if (!refusal.empty()) {
+      ++counters_.hello_refused;
+      if (callbacks_.on_event) {
+        callbacks_.on_event("hello_refused", hello ? hello->node : NodeId(), refusal);
+      }
+      close_conn(conn, "hello refused: " + refusal);
+      return false;
+    }
+    conn->hello_done = true;
+    conn->kind = hello->kind;
+    conn->remote = hello->node;
+    if (conn->kind == PeerKind::kClient) {
+      ++counters_.clients_connected;
+    } else if (callbacks_.on_event) {
+      callbacks_.on_event("peer_connected", conn->remote, "in");
+    }
+    return true;
+  }
+  if (conn->kind == PeerKind::kClient) return true;  // the KV protocol arrives with issue #6
+  Message* m = std::get_if<Message>(&d.value);
+  if (m == nullptr || m->from != conn->remote || m->to != options_.self) {
+    ++counters_.messages_bad;
+    const std::string why = m == nullptr
+                                ? "a second hello"
+                                : "message " + std::to_string(m->from.get()) + "->" +
+                                      std::to_string(m->to.get()) + " on a connection from " +
+                                      std::to_string(conn->remote.get());
+    if (callbacks_.on_event) callbacks_.on_event("bad_frame", conn->remote, why);
+    close_conn(conn, "bad message: " + why);
+    return false;
+  }
+  ++counters_.messages_received;
+  if (callbacks_.on_message) callbacks_.on_message(std::move(*m));
+  return true;
+}
+
+}  // namespace raftlab::net

@@ -1,0 +1,154 @@
+// The peer transport of one node process: libuv TCP on 127.0.0.1, frames and messages of
+// net/wire.h, the fault filter on the send side (DESIGN.md §3-§5).
+//
+// Connections. Every node listens on one port. To send to a peer it opens its own outgoing
+// connection (so each pair of nodes has two connections, one per direction: a connection is
+// either send-only or receive-only, and there is never a race over who dials whom). The first
+// frame on every connection is a Hello naming the kind (peer or client), the cluster id and the
+// sender. A hello with another cluster id, from an unknown kind or from our own id is refused:
+// the connection is closed, one line is logged and `hello_refused` is bumped.
+//
+// Bad input. A malformed frame (oversize length), an undecodable payload, a message that is not
+// from the node that said hello or not for us closes that one connection, logs one line and
+// bumps a counter. Nothing a remote process sends can crash the node.
+//
+// Sending. Transport::send asks the FaultFilter for a Verdict, then either drops the message,
+// queues it on the peer's send queue now, or arms a uv timer per delayed copy. Each peer's send
+// queue is bounded (kSendQueueBytesMax, kSendQueueFramesMax): when full the oldest frame is
+// dropped (a Raft message superseded by newer ones is worth least) and `queue_dropped` counts
+// it. Raft tolerates loss, so nothing is retried here. The queue survives a reconnect.
+//
+// Reconnects back off exponentially from kReconnectBackoffMinMs to kReconnectBackoffMaxMs.
+//
+// libuv discipline: one loop thread; every handle is embedded in a heap object whose
+// handle.data points to it, and that object is freed only in the handle's close callback.
+// close() closes everything; the owner then runs the loop until it has no handles left, and
+// only then destroys the Transport.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "net/fault_filter.h"
+#include "net/wire.h"
+#include "node/message.h"
+#include "node/types.h"
+
+namespace raftlab::net {
+
+constexpr size_t kSendQueueBytesMax = 32u << 20;   // per peer, frames waiting to be written
+constexpr size_t kSendQueueFramesMax = 8192;       // per peer
+constexpr size_t kDelayedFramesMax = 16384;        // frames held by fault-filter delays
+constexpr size_t kIncomingConnectionsMax = 256;    // accepted connections open at once
+constexpr size_t kHelloBytesMax = 4096;            // buffered before a hello is complete
+constexpr size_t kReadChunkBytes = 64u << 10;      // one read callback's buffer
+constexpr size_t kWriteBatchBytesMax = 4u << 20;   // queued frames joined into one write
+constexpr uint32_t kReconnectBackoffMinMs = 20;    // first retry after a failed connect
+constexpr uint32_t kReconnectBackoffMaxMs = 1000;  // cap of the doubling
+constexpr uint64_t kConnectionStableMs = 1000;     // up this long: backoff starts over
+constexpr int kListenBacklog = 128;
+
+/// Counters reported by `status` (admin protocol). Monotonic over the process's life.
+struct TransportCounters {
+  uint64_t frames_bad = 0;            // oversize length or a too-long hello: connection closed
+  uint64_t messages_bad = 0;          // undecodable payload or misaddressed message: closed
+  uint64_t hello_refused = 0;         // wrong cluster id, kind or node id: closed
+  uint64_t queue_dropped = 0;         // frames dropped because a send queue was full
+  uint64_t delay_dropped = 0;         // delayed copies dropped: kDelayedFramesMax reached
+  uint64_t unknown_peer_dropped = 0;  // messages for a node we have no port for
+  uint64_t fault_dropped = 0;         // messages the fault filter dropped
+  uint64_t fault_delayed = 0;         // copies the fault filter delayed
+  uint64_t messages_sent = 0;         // copies handed to a send queue
+  uint64_t messages_received = 0;     // decoded and delivered to the host
+  uint64_t connections_accepted = 0;  // incoming TCP connections
+  uint64_t connections_refused = 0;   // kIncomingConnectionsMax reached
+  uint64_t clients_connected = 0;     // incoming connections whose hello said "client"
+  uint64_t connects_failed = 0;       // outgoing connection attempts that failed
+};
+
+struct TransportOptions {
+  std::string cluster_id;
+  NodeId self;
+  uint16_t port = 0;                     // 0: any free port (tests); see Transport::port()
+  std::map<NodeId, uint16_t> peers;      // every other node's port on 127.0.0.1
+  uint64_t fault_seed = 0;               // the FaultFilter's seed
+  std::string log_prefix = "transport";  // starts every log line
+};
+
+class Transport {
+ public:
+  /// What the transport tells its owner. `on_message` is a decoded message addressed to us.
+  struct Callbacks {
+    std::function<void(Message)> on_message;
+    /// "peer_connected", "peer_lost", "bad_frame", "hello_refused" with the peer (or 0) and
+    /// a short detail; for events.jsonl.
+    std::function<void(std::string_view event, NodeId peer, const std::string& detail)> on_event;
+    /// A message was addressed to a node we have no port for (e.g. one just added).
+    std::function<void(NodeId peer)> on_unknown_peer;
+  };
+
+  Transport(uv_loop_t* loop, TransportOptions options, Callbacks callbacks);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  /// Binds 127.0.0.1:port and listens. Returns "" or the error (e.g. "address already in use").
+  std::string start();
+  /// Closes the listener, every connection and timer. Callbacks stop at once.
+  void close();
+  /// The port actually bound (after start()).
+  uint16_t port() const { return bound_port_; }
+
+  /// Passes the message through the fault filter and queues what survives.
+  void send(const Message& message);
+  /// Adds a peer (or changes its port); connecting starts on the first message for it.
+  void add_peer(NodeId id, uint16_t port);
+
+  void set_fault_rules(FaultRules rules) { filter_.set_rules(std::move(rules)); }
+  const FaultFilter& faults() const { return filter_; }
+  const TransportCounters& counters() const { return counters_; }
+  /// Peers with an outgoing connection up.
+  std::set<NodeId> connected_peers() const;
+
+  // Internals used by the libuv callbacks (defined in transport.cc).
+  struct Conn;
+  struct Peer;
+  struct Delayed;
+
+ private:
+  friend struct TransportCallbacks;
+  void log(const std::string& line) const;
+  void enqueue(NodeId to, std::string frame);
+  void connect_peer(Peer* peer);
+  void schedule_reconnect(Peer* peer);
+  void flush(Conn* conn);
+  void close_conn(Conn* conn, const std::string& why);
+  void on_read(Conn* conn, const char* data, size_t size);
+  bool on_frame(Conn* conn, const std::string& payload);
+  void on_connected(Conn* conn, int status);
+  void on_conn_closed(Conn* conn);
+  void on_accept();
+  void on_delay_fired(Delayed* d);
+
+  uv_loop_t* loop_;
+  TransportOptions options_;
+  Callbacks callbacks_;
+  FaultFilter filter_;
+  TransportCounters counters_;
+  uv_tcp_t* listener_ = nullptr;  // owned; freed in its close callback
+  uint16_t bound_port_ = 0;
+  bool closed_ = false;
+  std::map<NodeId, Peer*> peers_;  // owned; each freed in its reconnect timer's close callback
+  std::set<Conn*> conns_;          // every open connection, both directions
+  std::set<Delayed*> delayed_;     // armed delay timers
+  size_t incoming_count_ = 0;      // accepted connections still open
+};
+
+}  // namespace raftlab::net

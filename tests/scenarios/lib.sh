@@ -1,0 +1,76 @@
+# Shared by the scenario scripts (sourced). Each scenario starts its own clusters under a fresh
+# mktemp directory, bounds every wait, and on EXIT, pass or fail, stops exactly its processes
+# by pid (`raftlab down`, then SIGKILL for any recorded pid that still runs this directory's
+# node) and removes the directory.
+#
+# Usage: scenario.sh RAFTLAB_BINARY. Exit 0 pass, 1 fail, 77 skipped (no `raftlab node`).
+set -u
+RAFTLAB=${1:?usage: $0 path/to/raftlab}
+NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/raftlab-$NAME-XXXXXX")
+unset RAFTLAB_DIR
+T0=$(date +%s%N)
+
+cleanup() {
+  local rc=$? d f pid
+  for d in "$WORK"/*/; do
+    d=${d%/}
+    [ -f "$d/cluster.json" ] || continue
+    timeout 30 "$RAFTLAB" down --dir "$d" >/dev/null 2>&1
+    for f in "$d"/n*/pid; do
+      [ -f "$f" ] || continue
+      pid=$(cat "$f" 2>/dev/null) || continue
+      # Only a pid that still runs this directory's node: a reused pid is left alone.
+      if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--dir $d "; then
+        echo "$NAME: cleanup: SIGKILL leftover pid $pid ($f)" >&2
+        kill -9 "$pid" 2>/dev/null
+      fi
+    done
+  done
+  rm -rf "$WORK"
+  echo "$NAME: $([ $rc -eq 0 ] && echo PASS || ([ $rc -eq 77 ] && echo SKIP || echo "FAIL ($rc)")) in $(( ($(date +%s%N) - T0) / 1000000 )) ms" >&2
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# rl ARGS...: raftlab on the current cluster ($D).
+rl() { "$RAFTLAB" "$@" --dir "$D"; }
+
+fail() {
+  echo "$NAME: FAIL: $*" >&2
+  if [ -n "${D:-}" ] && [ -f "$D/cluster.json" ]; then
+    "$RAFTLAB" status --dir "$D" >&2
+    for f in "$D"/n*/node.log; do echo "--- $f (tail)" >&2; tail -n 15 "$f" >&2; done
+  fi
+  exit 1
+}
+
+# expect_rc CODE CMD...: run CMD, fail unless it exits CODE.
+expect_rc() {
+  local want=$1 rc
+  shift
+  "$@" >"$WORK/out" 2>"$WORK/err"
+  rc=$?
+  [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want; stderr: $(cat "$WORK/err")"
+}
+
+# jfield EXPR < json: a Python expression over `j`, the parsed document.
+jfield() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
+require_node() {
+  # `node` is hidden from --help; its own help names it.
+  "$RAFTLAB" node --help 2>/dev/null | grep -q "raftlab node" && return 0
+  echo "$NAME: skipped: this raftlab has no node subcommand yet" >&2
+  exit 77
+}
+
+# new_cluster NAME [up flags...]: sets D and brings a cluster up with a bounded wait.
+new_cluster() {
+  D="$WORK/$1"
+  shift
+  "$RAFTLAB" up --dir "$D" --timeout 10s "$@" >"$WORK/up.out" 2>"$WORK/up.err" ||
+    fail "up exited $?: $(cat "$WORK/up.err")"
+}
+
+leader() { rl wait leader --json --timeout "${1:-10s}" | jfield 'j["leader"]'; }
