@@ -82,11 +82,6 @@ DumpReport dump_wal(const std::string& path, Index from, Index to) {
     while (offset < bytes.size()) {
       ParseResult r = parse_record(bytes, offset);
       if (r.damage != Damage::kNone) {
-        // Zeros to the end of an open segment: preallocated space never written (wal.h).
-        if (s.open && r.damage == Damage::kZeroed &&
-            bytes.find_first_not_of('\0', offset) == std::string::npos) {
-          break;
-        }
         const std::optional<uint64_t> next = find_valid_record_after(bytes, offset);
         DumpRecord d;
         d.offset = offset;

@@ -103,34 +103,6 @@ void write_all(int fd, const void* data, size_t size, const std::string& path) {
   }
 }
 
-void pwrite_all(int fd, const void* data, size_t size, uint64_t offset, const std::string& path) {
-  const auto* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(path, "pwrite");
-    p += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-}
-
-bool preallocate_file(int fd, uint64_t size_bytes, const std::string& path) {
-  // Mode 0 extends the file size too; space already allocated is left as it is.
-  while (::fallocate(fd, 0, 0, static_cast<off_t>(size_bytes)) != 0) {
-    if (errno == EINTR) continue;
-    if (errno == EOPNOTSUPP || errno == ENOSYS) return false;
-    fail(path, "fallocate");
-  }
-  return true;
-}
-
-void truncate_fd(int fd, uint64_t size_bytes, const std::string& path) {
-  while (::ftruncate(fd, static_cast<off_t>(size_bytes)) != 0) {
-    if (errno != EINTR) fail(path, "ftruncate");
-  }
-}
-
 void sync_file(int fd, const std::string& path) {
   if (::fdatasync(fd) != 0) fail(path, "fdatasync");
 }

@@ -34,13 +34,6 @@ std::string read_file(const std::string& path, uint64_t size_max_bytes);
 int open_file(const std::string& path, int flags, int mode = 0644);
 void close_file(int fd, const std::string& path);
 void write_all(int fd, const void* data, size_t size, const std::string& path);
-/// Writes all of `data` at `offset` (the file position is not used or moved).
-void pwrite_all(int fd, const void* data, size_t size, uint64_t offset, const std::string& path);
-/// Reserves blocks so the file is at least size_bytes long (the new space reads as zeros).
-/// Returns false, doing nothing, when the filesystem cannot preallocate.
-bool preallocate_file(int fd, uint64_t size_bytes, const std::string& path);
-/// ftruncate: the file becomes exactly size_bytes long.
-void truncate_fd(int fd, uint64_t size_bytes, const std::string& path);
 /// fdatasync; a failure is fatal for the file (Linux may drop the dirty pages: never retry).
 void sync_file(int fd, const std::string& path);
 /// fsync of a directory, so creates, renames and unlinks inside it are durable.

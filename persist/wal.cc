@@ -16,11 +16,10 @@ struct SyncJob::Segment {
   int fd = -1;
   uint64_t seq = 0;
   std::string dir;
-  std::string open_name;      // "open-N" while being written
-  std::string closed_name;    // set when closed; the job renames the file to it
-  uint64_t bytes = 0;         // written to fd (not counting the Wal's buffer): the next offset
-  bool preallocated = false;  // the file may be longer than `bytes` (zeros): cut when closed
-  uint64_t head_bytes = 0;    // header + the hard state and snapshot records that begin it
+  std::string open_name;    // "open-N" while being written
+  std::string closed_name;  // set when closed; the job renames the file to it
+  uint64_t bytes = 0;       // written to fd (not counting the Wal's buffer)
+  uint64_t head_bytes = 0;  // header + the hard state and snapshot records that begin it
   bool has_entries = false;
   Index first_index;  // first entry record in the file
   Index last_index;   // last entry record in the file
@@ -154,11 +153,8 @@ void SyncJob::run() noexcept {
   try {
     // A closed segment is renamed only once its data is durable: recovery treats any damage in
     // a closed segment as fatal, so it must never see one with a torn tail.
-    // A preallocated one is first cut to its records, so a closed segment has no zero tail.
     for (const auto& seg : closed_) {
-      const std::string path = join_path(dir_, seg->open_name);
-      if (seg->preallocated) truncate_fd(seg->fd, seg->bytes, path);
-      if (fsync_) sync_file(seg->fd, path);
+      if (fsync_) sync_file(seg->fd, join_path(dir_, seg->open_name));
     }
     for (const auto& seg : closed_) {
       rename_file(join_path(dir_, seg->open_name), join_path(dir_, seg->closed_name));
@@ -193,10 +189,7 @@ void Wal::start_segment() {
   seg->seq = next_segment_seq_++;
   seg->dir = dir_;
   seg->open_name = open_segment_name(seg->seq);
-  seg->fd = open_file(seg->path(), O_WRONLY | O_CREAT | O_EXCL);
-  if (options_.preallocate) {
-    seg->preallocated = preallocate_file(seg->fd, options_.segment_bytes_max, seg->path());
-  }
+  seg->fd = open_file(seg->path(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
   directory_dirty_ = true;  // the next sync fsyncs the directory so the file's name is durable
   assert(buffer_.empty());
   buffer_ = encode_segment_header(seg->seq);
@@ -208,7 +201,7 @@ void Wal::start_segment() {
 
 void Wal::flush() {
   if (buffer_.empty()) return;
-  pwrite_all(current_->fd, buffer_.data(), buffer_.size(), current_->bytes, current_->path());
+  write_all(current_->fd, buffer_.data(), buffer_.size(), current_->path());
   current_->bytes += buffer_.size();
   buffer_.clear();
 }
@@ -426,16 +419,10 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
     seg->dir = dir_;
     if (f.bytes.empty()) throw CorruptionError(path, 0, "segment header missing");
     uint64_t offset = kSegmentHeaderBytes;
-    uint64_t reserve_bytes = 0;  // preallocated size to restore after cutting a torn tail
     // Bounded by the file size: every iteration consumes at least one record header.
     while (offset < f.bytes.size()) {
       ParseResult r = parse_record(f.bytes, offset);
       if (r.damage != Damage::kNone) {
-        // Zeros to the end of an open segment: space preallocated and never written.
-        if (f.open && r.damage == Damage::kZeroed &&
-            f.bytes.find_first_not_of('\0', offset) == std::string::npos) {
-          break;
-        }
         const bool tail = newest && f.open && !find_valid_record_after(f.bytes, offset);
         if (!tail) {
           throw CorruptionError(
@@ -446,11 +433,9 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
         recovered->warnings.push_back(
             {path, offset,
              path + ": truncating a torn tail at offset " + std::to_string(offset) + " (" +
-                 to_string(r.damage) + ", " +
-                 std::to_string(f.bytes.find_last_not_of('\0') + 1 - offset) +
+                 to_string(r.damage) + ", " + std::to_string(f.bytes.size() - offset) +
                  " bytes dropped); last good index " + std::to_string(replay.last().get())});
         truncate_file(path, offset);
-        if (f.bytes[f.bytes.size() - 1] == '\0') reserve_bytes = f.bytes.size();  // zero tail
         f.bytes.resize(offset);
         break;
       }
@@ -480,15 +465,7 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
       }
       offset += rec.size_bytes;
     }
-    seg->bytes = offset;  // the end of the last record: appends go on from here
-    seg->preallocated = f.bytes.size() > offset;  // a zero tail follows
-    if (reserve_bytes > 0 && options_.preallocate) {
-      // Cut at the damage, then the space reserved again (never beyond what the file had: a
-      // reopen with a larger segment_bytes_max does not grow an existing segment).
-      const int fd = open_file(path, O_WRONLY);
-      seg->preallocated = preallocate_file(fd, reserve_bytes, path);
-      close_file(fd, path);
-    }
+    seg->bytes = f.bytes.size();
     next_segment_seq_ = f.seq + 1;
     if (newest && f.open) {
       seg->open_name = f.name;
@@ -501,15 +478,6 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
     } else {
       if (f.open) {  // closed but not yet renamed when the node stopped: it is whole, rename
         seg->open_name = f.name;
-        if (seg->preallocated) {  // as the sync job would have: cut the zero tail, sync
-          truncate_file(path, seg->bytes);
-          if (options_.fsync) {
-            const int fd = open_file(path, O_WRONLY);
-            sync_file(fd, path);
-            close_file(fd, path);
-          }
-          seg->preallocated = false;
-        }
         seg->closed_name = seg->has_entries ? closed_segment_name(seg->first_index, seg->last_index)
                                             : closed_segment_name(replay.last() + 1, replay.last());
         if (path_exists(join_path(dir_, seg->closed_name))) {
@@ -550,7 +518,7 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
   recovered->entries = std::move(replay.entries);
 
   if (last_open) {
-    last_open->fd = open_file(last_open->path(), O_WRONLY);
+    last_open->fd = open_file(last_open->path(), O_WRONLY | O_APPEND);
     if (last_open->head_bytes == 0) last_open->head_bytes = kSegmentHeaderBytes;
     current_ = std::move(last_open);
   } else {

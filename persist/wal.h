@@ -7,42 +7,27 @@
 // after every create, rename and unlink before anything that depends on it is called durable.
 // Segments are ordered by the segment_seq in their headers, not by name.
 //
-// Preallocation (WalOptions::preallocate, on by default). A new `open-N` is fallocated to
-// segment_bytes_max and records are written into that space, so the unwritten rest of the
-// newest segment reads as zeros (record type 0 is reserved: zeros never parse as a record).
-// When a segment is closed, the sync job truncates it to the bytes it holds, syncs it and only
-// then renames it, so a closed `FIRST-LAST` segment never has a zero tail.
-//
 // Recovery policy (Wal::open):
-//   1. An `open-N` segment may end in zeros up to the end of the file: preallocated space
-//      never written (or lost unsynced writes, which look the same). Recovery stops there
-//      silently and appends over it. In the newest `open-N` the tail may also be torn: the
-//      last writes before a crash that were never synced, possibly followed by such zeros.
-//      Damage there is a torn tail only if no valid record follows it anywhere in the file;
-//      then the damaged bytes are cut off (the file is truncated at the damage and, when
-//      preallocating, the space is reserved again) and a warning names the file, the offset
-//      and the last good index. Only unsynced writes can be lost this way: a sync makes the
-//      whole file prefix durable, so a record that was acknowledged is followed by nothing but
-//      other acknowledged records, the torn end or unwritten zeros. An earlier `open-N` (closed
-//      but not yet renamed when the node stopped) is truncated to its records and renamed.
-//   2. Any other damage (in a closed segment, including a zero tail there; a torn record in an
-//      earlier `open-N`; a damaged record followed by valid ones; a bad header; a gap in the
-//      indices; a missing snapshot) stops recovery: CorruptionError names the file and the
-//      offset. We would rather refuse to start than drop an acknowledged entry silently;
-//      `raftlab log dump` shows what is there.
+//   1. The newest segment, if it is `open-N`, may end in a torn or zeroed tail: the last writes
+//      before a crash that were never synced. Damage there is a torn tail only if no valid
+//      record follows it anywhere in the file; then the file is truncated at the damage and a
+//      warning names the file, the offset and the last good index. Only unsynced writes can be
+//      lost this way: a sync makes the whole file prefix durable, so a record that was
+//      acknowledged is followed by nothing but other acknowledged records or the torn end.
+//   2. Any other damage (in a closed segment, in an earlier `open-N`, a damaged record followed
+//      by valid ones, a bad header, a gap in the indices, a missing snapshot) stops recovery:
+//      CorruptionError names the file and the offset. We would rather refuse to start than drop
+//      an acknowledged entry silently; `raftlab log dump` shows what is there.
 //   A record's checksum covers its length and type, so damage is never accepted as data.
 //
 // Threading contract (group commit; issue #5 drives it from a libuv loop):
 //   - One "loop" thread owns the Wal: open, write/append*, begin_sync, finish_sync,
 //     remove_segments_below and every accessor run there only.
-//   - begin_sync() writes every buffered record to the kernel (one pwrite) and returns a SyncJob
-//   covering
+//   - begin_sync() writes every buffered record to the kernel and returns a SyncJob covering
 //     every write issued so far (seq <= job.seq()). job.run() may run on any thread (a libuv
-//     worker) while the loop thread keeps calling write(): it truncates the segments closed
-//     since the last sync to their length (if preallocated), fdatasyncs and renames them, fsyncs
-//     the directory if needed and fdatasyncs the current segment. It touches nothing the loop
-//     thread uses (a closed segment is truncated to its length through its own fd, which the loop
-//     thread no longer writes).
+//     worker) while the loop thread keeps calling write(): it fdatasyncs the segments closed
+//     since the last sync, renames them, fsyncs the directory if needed and fdatasyncs the
+//     current segment. It touches nothing the loop thread uses.
 //   - finish_sync(job) on the loop thread, after run() returned, reports "durable through
 //     seq": only then may the host send what waited for those writes (ready.h step 2). At most
 //     one job is in flight; syncs complete in order, so durability never goes backwards.
@@ -89,9 +74,6 @@ struct WalOptions {
   bool fsync = true;  // off only for tests and `--no-fsync` labs: a crash may then lose anything
   uint64_t segment_bytes_max = 64ull << 20;      // at most kSegmentBytesMaxLimit
   uint64_t write_buffer_bytes_max = 1ull << 20;  // buffered records are written beyond this
-  // fallocate each new segment to segment_bytes_max (see "Preallocation" above); ignored
-  // where the filesystem cannot.
-  bool preallocate = true;
 };
 
 /// What recovery found: exactly what the core's Restored needs, plus the snapshot it starts

@@ -71,9 +71,6 @@ TEST_CASE("the simulator's disk model and the real WAL agree on what survives", 
     const std::string dir = tmp.sub("wal");
     WalOptions options;
     options.segment_bytes_max = seed % 2 == 0 ? 4096 : 1 << 20;
-    // Unsynced bytes are lost by cutting files at their synced sizes, which needs files that
-    // end at their last record (wal_test covers the preallocated layout).
-    options.preallocate = false;
     Prng prng(seed);
     sim::SimDisk model;
     Recovered r;

@@ -31,13 +31,6 @@ std::vector<Entry> entries_range(uint64_t first, uint64_t last, uint64_t term,
   return v;
 }
 
-// Segment files that end at their last record, for tests that cut or extend them by hand.
-WalOptions unpreallocated() {
-  WalOptions options;
-  options.preallocate = false;
-  return options;
-}
-
 std::string only_segment(const std::string& dir) {
   const auto files = segment_files(dir);
   REQUIRE(files.size() == 1);
@@ -178,7 +171,7 @@ TEST_CASE("a torn tail at every byte of the last record recovers the record befo
   uint64_t last_start = 0;
   {
     Recovered r;
-    auto wal = Wal::open(dir, unpreallocated(), std::nullopt, &r);
+    auto wal = Wal::open(dir, {}, std::nullopt, &r);
     wal->write(HardState{Term(1), NodeId(1), Index(0)}, entries_range(1, 3, 1));
     wal->sync();
     last_start = std::filesystem::file_size(only_segment(dir));
@@ -190,7 +183,7 @@ TEST_CASE("a torn tail at every byte of the last record recovers the record befo
   for (uint64_t cut = last_start; cut < whole.size(); ++cut) {
     INFO("cut at " << cut);
     spit(file, whole.substr(0, cut));
-    Recovered r = reopen(dir, unpreallocated());
+    Recovered r = reopen(dir);
     CHECK(r.entries == entries_range(1, 3, 1));
     if (cut > last_start) {
       REQUIRE(r.warnings.size() == 1);
@@ -202,12 +195,12 @@ TEST_CASE("a torn tail at every byte of the last record recovers the record befo
   }
 }
 
-TEST_CASE("a zeroed tail of the open segment is unwritten space, recovered silently", "[wal]") {
+TEST_CASE("a zeroed tail is truncated with a warning", "[wal]") {
   TempDir tmp;
   const std::string dir = tmp.sub("wal");
   {
     Recovered r;
-    auto wal = Wal::open(dir, unpreallocated(), std::nullopt, &r);
+    auto wal = Wal::open(dir, {}, std::nullopt, &r);
     wal->append(entries_range(1, 5, 1));
     wal->sync();
   }
@@ -217,150 +210,16 @@ TEST_CASE("a zeroed tail of the open segment is unwritten space, recovered silen
     spit(file, whole + std::string(8192, '\0'));
     Recovered r = reopen(dir);
     CHECK(r.entries == entries_range(1, 5, 1));
-    CHECK(r.warnings.empty());
-    // Appends go on over the zeros.
-    {
-      Recovered r2;
-      auto wal = Wal::open(dir, unpreallocated(), std::nullopt, &r2);
-      wal->append(entries_range(6, 7, 1));
-      wal->sync();
-    }
-    Recovered r3 = reopen(dir);
-    CHECK(r3.entries == entries_range(1, 7, 1));
-    CHECK(r3.warnings.empty());
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].offset == whole.size());
   }
-  SECTION("the last record zeroed (a lost unsynced page looks the same)") {
+  SECTION("the last record zeroed (a lost page)") {
     const size_t last_size = kRecordHeaderBytes + kEntryPayloadFixedBytes + 2;
     spit(file, whole.substr(0, whole.size() - last_size) + std::string(last_size, '\0'));
     Recovered r = reopen(dir);
     CHECK(r.entries == entries_range(1, 4, 1));
-    CHECK(r.warnings.empty());
-  }
-  SECTION("a torn record before the zeros is a torn tail, with a warning") {
-    const size_t last_size = kRecordHeaderBytes + kEntryPayloadFixedBytes + 2;
-    const size_t last_start = whole.size() - last_size;
-    spit(file, whole.substr(0, last_start + 5) + std::string(8192, '\0'));
-    Recovered r = reopen(dir);
-    CHECK(r.entries == entries_range(1, 4, 1));
     REQUIRE(r.warnings.size() == 1);
-    CHECK(r.warnings[0].path == file);
-    CHECK(r.warnings[0].offset == last_start);
     CHECK(r.warnings[0].message.find("last good index 4") != std::string::npos);
-  }
-}
-
-TEST_CASE("preallocated segments: zero tail, torn tail, closed segments cut", "[wal]") {
-  TempDir tmp;
-  const std::string dir = tmp.sub("wal");
-  WalOptions options;  // preallocate is the default
-  options.segment_bytes_max = 64 << 10;
-  REQUIRE(options.preallocate);
-  uint64_t used = 0;
-  {
-    Recovered r;
-    auto wal = Wal::open(dir, options, std::nullopt, &r);
-    wal->write(HardState{Term(1), NodeId(1), Index(0)}, entries_range(1, 3, 1));
-    wal->sync();
-    // Header, the hard state beginning every segment, entries "x1".."x3", the hard state.
-    used = kSegmentHeaderBytes + 2 * (kRecordHeaderBytes + kHardStatePayloadBytes) +
-           3 * (kRecordHeaderBytes + kEntryPayloadFixedBytes + 2);
-    wal->append({make_entry(4, 1, "the last record")});
-    wal->sync();
-  }
-  std::vector<Entry> all = entries_range(1, 3, 1);
-  all.push_back(make_entry(4, 1, "the last record"));
-  const std::string file = only_segment(dir);
-  CHECK(std::filesystem::file_size(file) == options.segment_bytes_max);
-  const std::string whole = slurp(file);
-  const uint64_t end = whole.find_last_not_of('\0') + 1;
-  REQUIRE(end > used);
-  CHECK(whole.find_first_not_of('\0', end) == std::string::npos);
-
-  SECTION("the zero tail is unwritten space: silent, and appends go on over it") {
-    Recovered r = reopen(dir, options);
-    CHECK(r.entries == all);
-    CHECK(r.warnings.empty());
-    {
-      Recovered r2;
-      auto wal = Wal::open(dir, options, std::nullopt, &r2);
-      wal->append({make_entry(5, 1, "after reopen")});
-      wal->sync();
-    }
-    Recovered r3 = reopen(dir, options);
-    REQUIRE(r3.entries.size() == 5);
-    CHECK(r3.entries[4] == make_entry(5, 1, "after reopen"));
-    CHECK(r3.warnings.empty());
-  }
-  SECTION("a torn record at every byte, followed by zeros, is a torn tail") {
-    for (uint64_t cut = used + 1; cut < end; ++cut) {
-      INFO("cut at " << cut);
-      // (When only zero bytes of the record survive, it is plain unwritten space.)
-      if (whole.substr(used, cut - used).find_first_not_of('\0') == std::string::npos) continue;
-      std::string bytes = whole;
-      std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(cut), bytes.end(), '\0');
-      spit(file, bytes);
-      Recovered r = reopen(dir, options);
-      CHECK(r.entries == entries_range(1, 3, 1));
-      REQUIRE(r.warnings.size() == 1);
-      CHECK(r.warnings[0].path == file);
-      CHECK(r.warnings[0].offset == used);
-      CHECK(r.warnings[0].message.find("last good index 3") != std::string::npos);
-      // Cut at the damage, space reserved again, and nothing left to warn about.
-      CHECK(std::filesystem::file_size(file) == options.segment_bytes_max);
-      const std::string after = slurp(file);
-      CHECK(after.find_first_not_of('\0', used) == std::string::npos);
-      CHECK(reopen(dir, options).warnings.empty());
-    }
-  }
-  SECTION("damage followed by valid records is still fatal") {
-    std::string bytes = whole;
-    bytes[kSegmentHeaderBytes + kRecordHeaderBytes + kHardStatePayloadBytes + 12] ^= 0x04;
-    spit(file, bytes);
-    CHECK_THROWS_AS(reopen(dir, options), CorruptionError);
-  }
-  SECTION("a closed segment is cut to its records; a zero tail there is fatal") {
-    {
-      Recovered r;
-      auto wal = Wal::open(dir, options, std::nullopt, &r);
-      for (uint64_t i = 5; i <= 600; ++i) wal->append({make_entry(i, 1, std::string(300, 'z'))});
-      wal->sync();
-    }
-    const auto files = segment_files(dir);
-    REQUIRE(files.size() >= 3);
-    for (size_t k = 0; k + 1 < files.size(); ++k) {
-      INFO(files[k]);
-      const std::string bytes = slurp(dir + "/" + files[k]);
-      CHECK(files[k].rfind("open-", 0) != 0);
-      CHECK(bytes.size() <= options.segment_bytes_max);
-      CHECK(bytes.back() != '\0');  // ends with a record (data 'z'), no zero tail
-    }
-    CHECK(std::filesystem::file_size(dir + "/" + files.back()) == options.segment_bytes_max);
-    Recovered r = reopen(dir, options);
-    CHECK(r.entries.size() == 600);
-    CHECK(r.warnings.empty());
-    const std::string closed = dir + "/" + files[0];
-    const uint64_t closed_size = std::filesystem::file_size(closed);
-    spit(closed, slurp(closed) + std::string(4096, '\0'));
-    try {
-      reopen(dir, options);
-      FAIL("zero tail in a closed segment accepted");
-    } catch (const CorruptionError& e) {
-      CHECK(e.path() == closed);
-      CHECK(e.offset() == closed_size);
-    }
-  }
-  SECTION("an open segment closed but not renamed before a stop is cut and renamed") {
-    // What a closed segment looks like before its sync job ran: open-1 with a zero tail,
-    // followed by a newer open-2.
-    const std::string next = dir + "/" + open_segment_name(2);
-    spit(next, encode_segment_header(2));
-    Recovered r = reopen(dir, options);
-    CHECK(r.entries == all);
-    CHECK(r.warnings.empty());
-    const auto files = segment_files(dir);
-    REQUIRE(files.size() == 2);
-    CHECK(files[0] == closed_segment_name(Index(1), Index(4)));
-    CHECK(std::filesystem::file_size(dir + "/" + files[0]) == end);
   }
 }
 
@@ -368,41 +227,31 @@ TEST_CASE("one flipped bit in any byte of a small wal is never accepted", "[wal]
   TempDir tmp;
   const std::string dir = tmp.sub("wal");
   const HardState hs{Term(2), NodeId(1), Index(2)};
-  const bool preallocate = GENERATE(false, true);
-  INFO("preallocate " << preallocate);
-  WalOptions options;
-  options.preallocate = preallocate;
-  options.segment_bytes_max = 4096;
   {
     Recovered r;
-    auto wal = Wal::open(dir, options, std::nullopt, &r);
+    auto wal = Wal::open(dir, {}, std::nullopt, &r);
     wal->write(hs, {make_entry(1, 1, "alpha"), make_entry(2, 2, "beta")});
     wal->append({make_entry(3, 2, "gamma")});
     wal->sync();
   }
   const std::string file = only_segment(dir);
   const std::string whole = slurp(file);
-  // Preallocated: every written byte and the first 64 of the zero tail.
-  const size_t written = whole.find_last_not_of('\0') + 1;
-  const size_t flipped = preallocate ? std::min(whole.size(), written + 64) : whole.size();
-  CHECK((preallocate ? whole.size() == options.segment_bytes_max : written == whole.size()));
   const std::vector<Entry> all = {make_entry(1, 1, "alpha"), make_entry(2, 2, "beta"),
                                   make_entry(3, 2, "gamma")};
   size_t fatal = 0;
   size_t truncated = 0;
-  for (size_t byte = 0; byte < flipped; ++byte) {
+  for (size_t byte = 0; byte < whole.size(); ++byte) {
     for (int bit = 0; bit < 8; ++bit) {
       INFO("byte " << byte << " bit " << bit);
       std::string bytes = whole;
       bytes[byte] = static_cast<char>(bytes[byte] ^ (1 << bit));
       spit(file, bytes);
       try {
-        Recovered r = reopen(dir, options);
-        // Accepted only as a torn tail: a prefix of what was written (strict, unless the flip
-        // hit the unwritten zeros after it), with a warning, and never a changed entry or hard
-        // state.
+        Recovered r = reopen(dir);
+        // Accepted only as a torn tail: a strict prefix of what was written, with a warning,
+        // and never a changed entry or hard state.
         REQUIRE(r.warnings.size() == 1);
-        CHECK((byte >= written ? r.entries.size() == all.size() : r.entries.size() < all.size()));
+        CHECK(r.entries.size() < all.size());
         CHECK(std::equal(r.entries.begin(), r.entries.end(), all.begin()));
         CHECK((r.hard_state == hs || r.hard_state == HardState{}));
         ++truncated;
@@ -414,7 +263,7 @@ TEST_CASE("one flipped bit in any byte of a small wal is never accepted", "[wal]
   }
   CHECK(fatal > 0);
   CHECK(truncated > 0);
-  CHECK(fatal + truncated == flipped * 8);
+  CHECK(fatal + truncated == whole.size() * 8);
 }
 
 TEST_CASE("damage that is not a torn tail stops recovery naming file and offset", "[wal]") {

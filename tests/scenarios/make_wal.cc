@@ -17,7 +17,6 @@ int main(int argc, char** argv) {
   }
   persist::WalOptions options;
   options.fsync = false;
-  options.preallocate = false;
   persist::Recovered recovered;
   auto wal = persist::Wal::open(std::string(argv[1]) + "/wal", options, std::nullopt, &recovered);
   std::vector<Entry> entries;
