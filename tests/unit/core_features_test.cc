@@ -9,19 +9,6 @@
 namespace raftlab::testing {
 namespace {
 
-Config plain() {
-  Config c = Harness::default_config();
-  c.pre_vote = false;
-  c.check_quorum = false;
-  return c;
-}
-
-void elect(Harness& h, int id) {
-  h.campaign(id);
-  h.stabilize();
-  REQUIRE(h.core(id).role() == Role::kLeader);
-}
-
 // Heartbeat rounds until `done` holds, bounded.
 template <typename Pred>
 void settle(Harness& h, int leader, Pred done, int rounds_max = 20) {
@@ -34,10 +21,10 @@ void settle(Harness& h, int leader, Pred done, int rounds_max = 20) {
 }  // namespace
 
 TEST_CASE("a snapshot compacts the log but keeps the trailing entries (§7)") {
-  Config c = plain();
+  Config c = Harness::plain_config();
   c.snapshot_trailing_entries = 3;
   Harness h(3, c);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   for (int i = 0; i < 10; ++i) h.propose(1, "v" + std::to_string(i));
   h.stabilize();
   REQUIRE(h.core(1).applied() == Index(11));
@@ -50,11 +37,11 @@ TEST_CASE("a snapshot compacts the log but keeps the trailing entries (§7)") {
 }
 
 TEST_CASE("InstallSnapshot sends a lagging follower the snapshot in chunks (Figure 13)") {
-  Config c = plain();
+  Config c = Harness::plain_config();
   c.snapshot_trailing_entries = 0;
   c.snapshot_chunk_bytes_max = 10;
   Harness h(3, c);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   h.isolate(3);
   for (int i = 0; i < 5; ++i) h.propose(1, "v" + std::to_string(i));
   h.stabilize();
@@ -78,12 +65,12 @@ TEST_CASE("InstallSnapshot sends a lagging follower the snapshot in chunks (Figu
 }
 
 TEST_CASE("a lost snapshot chunk is resent from the follower's offset (Figure 13)") {
-  Config c = plain();
+  Config c = Harness::plain_config();
   c.snapshot_trailing_entries = 0;
   c.snapshot_chunk_bytes_max = 8;
   c.inflight_msgs_max = 2;
   Harness h(3, c);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   h.isolate(3);
   for (int i = 0; i < 5; ++i) h.propose(1, "v" + std::to_string(i));
   h.stabilize();
@@ -140,10 +127,10 @@ TEST_CASE("a follower keeps the log suffix that continues a snapshot (Figure 13,
 }
 
 TEST_CASE("a restart from snapshot plus log neither rewinds nor repeats applied entries (§7)") {
-  Config c = plain();
+  Config c = Harness::plain_config();
   c.snapshot_trailing_entries = 2;
   Harness h(3, c);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   for (int i = 0; i < 8; ++i) h.propose(1, "v" + std::to_string(i));
   h.stabilize();
   h.tick(1);
@@ -164,8 +151,8 @@ TEST_CASE("a restart from snapshot plus log neither rewinds nor repeats applied 
 
 TEST_CASE(
     "ReadIndex: a read is served only after a heartbeat round confirms leadership (thesis §6.4)") {
-  Harness h(3, plain());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   h.read(1, 7);
   CHECK(h.node(1).reads.empty());  // not before the round
   h.deliver_once();                // heartbeats out
@@ -188,10 +175,10 @@ TEST_CASE(
   }
 
   SECTION("the unsafe switch serves it at once") {
-    Config c = plain();
+    Config c = Harness::plain_config();
     c.unsafe.read_without_heartbeat = true;
     Harness g(3, c);
-    elect(g, 1);
+    REQUIRE(g.elect(1));
     g.isolate(1);
     g.read(1, 9);
     CHECK(g.node(1).reads.size() == 1);
@@ -199,7 +186,7 @@ TEST_CASE(
 }
 
 TEST_CASE("ReadIndex waits until the new leader has committed an entry of its term (thesis §6.4)") {
-  Harness h(3, plain());
+  Harness h(3, Harness::plain_config());
   h.campaign(1);
   h.deliver_once();   // vote requests
   h.deliver_once(1);  // grants: node 1 leads, its no-op is not committed yet
@@ -212,8 +199,8 @@ TEST_CASE("ReadIndex waits until the new leader has committed an entry of its te
 }
 
 TEST_CASE("a follower read asks the leader for the index and waits to apply it (thesis §6.4.1)") {
-  Harness h(3, plain());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   h.propose(1, "x");
   h.deliver_once();  // the entry reaches the followers, not yet their commit
   h.read(2, 5);
@@ -229,7 +216,7 @@ TEST_CASE("a follower read asks the leader for the index and waits to apply it (
 
 TEST_CASE("leadership transfer: the target campaigns at once, past the leases (thesis §3.10)") {
   Harness h(3);  // PreVote and CheckQuorum on
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   const Outcome o = h.transfer(1, 2);
   CHECK(o.accepted);
   CHECK(h.propose(1, "held").refusal == Refusal::kTransferring);
@@ -241,7 +228,7 @@ TEST_CASE("leadership transfer: the target campaigns at once, past the leases (t
 
 TEST_CASE("a transfer to a dead node times out and the leader takes writes again (braft#264)") {
   Harness h(3);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   h.crash(3);
   CHECK(h.transfer(1, 3).accepted);
   CHECK_FALSE(h.propose(1, "held").accepted);
@@ -257,8 +244,8 @@ TEST_CASE("a transfer to a dead node times out and the leader takes writes again
 }
 
 TEST_CASE("a new server joins as a learner and is promoted once caught up (thesis §4.2.1)") {
-  Harness h(3, plain());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   for (int i = 0; i < 30; ++i) h.propose(1, "v" + std::to_string(i));
   h.stabilize();
   h.add_spare(4);
@@ -275,8 +262,8 @@ TEST_CASE("a new server joins as a learner and is promoted once caught up (thesi
 }
 
 TEST_CASE("one membership change at a time; a second is refused with a reason (thesis §4.1)") {
-  Harness h(3, plain());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   h.add_spare(4);
   REQUIRE(h.change(1, MembershipOp::kAddServer, 4).accepted);
   const Outcome second = h.change(1, MembershipOp::kRemoveServer, 2);
@@ -285,10 +272,10 @@ TEST_CASE("one membership change at a time; a second is refused with a reason (t
   CHECK(h.change(1, MembershipOp::kAddServer, 1).refusal != Refusal::kNone);
 
   SECTION("the unsafe switch lets it through") {
-    Config c = plain();
+    Config c = Harness::plain_config();
     c.unsafe.concurrent_config_changes = true;
     Harness g(3, c);
-    elect(g, 1);
+    REQUIRE(g.elect(1));
     g.add_spare(4);
     REQUIRE(g.change(1, MembershipOp::kAddServer, 4).accepted);
     CHECK(g.change(1, MembershipOp::kRemoveServer, 2).accepted);
@@ -296,8 +283,8 @@ TEST_CASE("one membership change at a time; a second is refused with a reason (t
 }
 
 TEST_CASE("a removed leader leads until the change commits, then steps down (thesis §4.2.2)") {
-  Harness h(3, plain());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   REQUIRE(h.change(1, MembershipOp::kRemoveServer, 1).accepted);
   CHECK(h.core(1).role() == Role::kLeader);
   CHECK_FALSE(is_voter(h.core(1).membership(), NodeId(1)));
@@ -313,8 +300,8 @@ TEST_CASE("a removed leader leads until the change commits, then steps down (the
 }
 
 TEST_CASE("config changes are undone when the entry carrying them is truncated (§4.1)") {
-  Harness h(3, plain());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   h.add_spare(4);
   h.isolate(1);
   REQUIRE(h.change(1, MembershipOp::kAddServer, 4).accepted);  // never leaves node 1

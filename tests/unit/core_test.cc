@@ -11,20 +11,6 @@
 namespace raftlab::testing {
 namespace {
 
-Config no_prevote() {
-  Config c = Harness::default_config();
-  c.pre_vote = false;
-  c.check_quorum = false;
-  return c;
-}
-
-// Elects node `id` and lets everything settle.
-void elect(Harness& h, int id) {
-  h.campaign(id);
-  h.stabilize();
-  REQUIRE(h.core(id).role() == Role::kLeader);
-}
-
 Message vote_request(int from, int to, uint64_t term, uint64_t last_index, uint64_t last_term) {
   Message m;
   m.type = MessageType::kRequestVote;
@@ -52,7 +38,7 @@ Restored log_with_terms(const std::vector<uint64_t>& terms, uint64_t hard_term) 
   return r;
 }
 
-Config config_for(int id, int count, Config c = no_prevote()) {
+Config config_for(int id, int count, Config c = Harness::plain_config()) {
   c.id = NodeId(id);
   c.voters.clear();
   for (int i = 1; i <= count; ++i) c.voters.push_back(NodeId(i));
@@ -104,8 +90,8 @@ TEST_CASE("the same seed replays the same election timeouts (no global randomnes
 }
 
 TEST_CASE("a candidate that wins a majority becomes leader and appends a no-op (§5.2, §8)") {
-  Harness h(3, no_prevote());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   CHECK(h.core(1).term() == Term(1));
   CHECK(h.core(1).log().last_index() == Index(1));
   CHECK(h.core(1).log().at(Index(1)).type == EntryType::kNoop);
@@ -160,8 +146,8 @@ TEST_CASE("a vote goes only to a candidate whose log is at least as up to date (
 }
 
 TEST_CASE("a message with a higher term makes any role a follower of that term (§5.1)") {
-  Harness h(3, no_prevote());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   Message m;
   m.type = MessageType::kHeartbeatResponse;
   m.from = NodeId(2);
@@ -174,8 +160,8 @@ TEST_CASE("a message with a higher term makes any role a follower of that term (
 }
 
 TEST_CASE("a message from an older term changes nothing (§5.1)") {
-  Harness h(3, no_prevote());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   h.campaign(2);  // term 2
   h.take_mailbox();
   Message m;
@@ -316,8 +302,8 @@ TEST_CASE("a follower commits only as far as the message proved its log matches 
 }
 
 TEST_CASE("fast backup repairs 50 divergent entries in round trips per term (§5.3)") {
-  Harness h(3, no_prevote());
-  elect(h, 1);  // term 1: no-op at 1, then 49 entries everyone holds
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));  // term 1: no-op at 1, then 49 entries everyone holds
   for (int i = 0; i < 49; ++i) h.propose(1, "common" + std::to_string(i));
   h.stabilize();
   REQUIRE(h.core(2).log().last_index() == Index(50));
@@ -336,10 +322,10 @@ TEST_CASE("fast backup repairs 50 divergent entries in round trips per term (§5
 
   // Node 3 leads term 3 and appends 60 more; then node 1 leads term 4, so its guess of node
   // 2's next index starts far beyond node 2's divergent suffix.
-  elect(h, 3);
+  REQUIRE(h.elect(3));
   for (int i = 0; i < 60; ++i) h.propose(3, "new" + std::to_string(i));
   h.stabilize();
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   h.restart(2);
 
   const uint64_t rejections_before = h.rejections_delivered();
@@ -354,11 +340,11 @@ TEST_CASE("fast backup repairs 50 divergent entries in round trips per term (§5
 }
 
 TEST_CASE("AppendEntries carry at most the named entries and bytes (batching, thesis §10.2)") {
-  Config c = no_prevote();
+  Config c = Harness::plain_config();
   c.entries_per_msg_max = 8;
   c.bytes_per_msg_max = 100;
   Harness h(3, c);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   h.isolate(2);
   for (int i = 0; i < 40; ++i) h.propose(1, std::string(10, 'a'));  // 10 bytes each
   h.take_mailbox();
@@ -395,11 +381,11 @@ TEST_CASE("AppendEntries carry at most the named entries and bytes (batching, th
 
 TEST_CASE(
     "pipelining: at most inflight_msgs_max unacknowledged messages per follower (thesis §10.2)") {
-  Config c = no_prevote();
+  Config c = Harness::plain_config();
   c.inflight_msgs_max = 4;
   c.entries_per_msg_max = 1;
   Harness h(3, c);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   h.take_mailbox();
   for (int i = 0; i < 10; ++i) h.propose(1, "p" + std::to_string(i));
   int to_2 = 0;
@@ -431,7 +417,7 @@ TEST_CASE(
 
 TEST_CASE("PreVote: a node that cannot win does not raise its term (thesis §9.6)") {
   Harness h(3);  // PreVote and CheckQuorum on: the defaults
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   h.isolate(3);
   for (int i = 0; i < 5; ++i) {
     h.fire_election_timeout(3);
@@ -451,7 +437,7 @@ TEST_CASE("PreVote: a node that cannot win does not raise its term (thesis §9.6
     c.pre_vote = false;
     c.check_quorum = false;
     Harness g(3, c);
-    elect(g, 1);
+    REQUIRE(g.elect(1));
     g.isolate(3);
     g.fire_election_timeout(3);
     g.stabilize();
@@ -465,7 +451,7 @@ TEST_CASE("PreVote: a node that cannot win does not raise its term (thesis §9.6
 
 TEST_CASE("CheckQuorum: a leader cut off from a majority steps down within two timeouts") {
   Harness h(5);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   h.isolate(1);
   int ticks = 0;
   while (h.core(1).role() == Role::kLeader && ticks < 100) {
@@ -480,7 +466,7 @@ TEST_CASE("CheckQuorum: a leader cut off from a majority steps down within two t
     Config c = Harness::default_config();
     c.check_quorum = false;
     Harness g(5, c);
-    elect(g, 1);
+    REQUIRE(g.elect(1));
     g.isolate(1);
     g.tick(1, 100);
     CHECK(g.core(1).role() == Role::kLeader);
@@ -491,15 +477,15 @@ TEST_CASE(
     "CheckQuorum lease: a follower that hears its leader ignores a disruptive vote request "
     "(§4.2.3)") {
   Harness h(3);
-  elect(h, 1);
+  REQUIRE(h.elect(1));
   const Ready r = h.core(2).step(Receive{vote_request(3, 2, 9, 100, 9)});
   CHECK(sent_by(r).empty());
   CHECK(h.core(2).term() == Term(1));
 }
 
 TEST_CASE("committed entries are handed out once each, in order, only when durable (ready.h)") {
-  Harness h(3, no_prevote());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   for (int i = 0; i < 20; ++i) h.propose(1, "c" + std::to_string(i));
   h.stabilize();
   h.tick(1);
@@ -546,8 +532,8 @@ TEST_CASE("a server outside the configuration never campaigns (thesis §4.2.1)")
 }
 
 TEST_CASE("a proposal to a non-leader is refused with a leader hint (§8)") {
-  Harness h(3, no_prevote());
-  elect(h, 1);
+  Harness h(3, Harness::plain_config());
+  REQUIRE(h.elect(1));
   const Outcome o = h.propose(2, "x");
   CHECK_FALSE(o.accepted);
   CHECK(o.leader_hint == NodeId(1));
@@ -558,7 +544,7 @@ TEST_CASE("a proposal to a non-leader is refused with a leader hint (§8)") {
 }
 
 TEST_CASE("the unsafe apply_twice switch really hands an entry out twice") {
-  Config c = no_prevote();
+  Config c = Harness::plain_config();
   c.unsafe.apply_twice = true;
   Harness h(1, c);
   h.campaign(1);

@@ -17,6 +17,19 @@ Config Harness::default_config() {
   return c;
 }
 
+Config Harness::plain_config() {
+  Config c = default_config();
+  c.pre_vote = false;
+  c.check_quorum = false;
+  return c;
+}
+
+bool Harness::elect(int id) {
+  campaign(id);
+  stabilize();
+  return core(id).role() == Role::kLeader;
+}
+
 Harness::Harness(int count, Config base) : base_(std::move(base)) {
   base_.voters.clear();
   for (int i = 1; i <= count; ++i) base_.voters.push_back(NodeId(i));

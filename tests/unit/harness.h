@@ -37,6 +37,10 @@ class Harness {
   void add_spare(int id);
 
   static Config default_config();
+  /// default_config() with PreVote and CheckQuorum off: the paper's bare algorithm.
+  static Config plain_config();
+  /// Campaigns `id` and delivers until quiet; true if it became leader.
+  bool elect(int id);
 
   Core& core(int id) { return *nodes_.at(id).core; }
   HarnessNode& node(int id) { return nodes_.at(id); }
