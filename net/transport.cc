@@ -249,20 +249,9 @@ void Transport::on_connected(Conn* conn, int status) {
   conn->up = true;
   conn->connected_at_ms = uv_now(loop_);
   // The hello goes first, ahead of anything queued.
-  auto* req = new WriteReq;
-  append_frame(req->data, encode(Hello{PeerKind::kPeer, options_.cluster_id, options_.self}));
-  req->req.data = req;
-  req->conn = conn;
-  uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
-  conn->writing = true;
-  const int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&conn->tcp), &buf, 1,
-                          TransportCallbacks::write_cb);
-  if (rc != 0) {
-    delete req;
-    conn->writing = false;
-    close_conn(conn, "write failed: " + uv_error(rc));
-    return;
-  }
+  std::string hello;
+  append_frame(hello, encode(Hello{PeerKind::kPeer, options_.cluster_id, options_.self}));
+  if (!start_write(conn, std::move(hello))) return;
   // Read only to notice the peer closing; a peer never sends on our send-only connection.
   uv_read_start(reinterpret_cast<uv_stream_t*>(&conn->tcp), TransportCallbacks::alloc_cb,
                 TransportCallbacks::read_cb);
@@ -397,25 +386,30 @@ void Transport::flush(Conn* conn) {
   Peer* peer = conn->peer;
   if (peer->queue.empty()) return;
   // Join queued frames into one write: one syscall for a burst of messages.
-  auto* req = new WriteReq;
-  while (
-      !peer->queue.empty() &&
-      (req->data.empty() || req->data.size() + peer->queue.front().size() <= kWriteBatchBytesMax)) {
-    req->data += peer->queue.front();
+  std::string batch;
+  while (!peer->queue.empty() &&
+         (batch.empty() || batch.size() + peer->queue.front().size() <= kWriteBatchBytesMax)) {
+    batch += peer->queue.front();
     peer->queue_bytes -= peer->queue.front().size();
     peer->queue.pop_front();
   }
+  start_write(conn, std::move(batch));
+}
+
+bool Transport::start_write(Conn* conn, std::string data) {
+  auto* req = new WriteReq;
+  req->data = std::move(data);
   req->req.data = req;
   req->conn = conn;
   uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
   conn->writing = true;
   const int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&conn->tcp), &buf, 1,
                           TransportCallbacks::write_cb);
-  if (rc != 0) {
-    delete req;
-    conn->writing = false;
-    close_conn(conn, "write failed: " + uv_error(rc));
-  }
+  if (rc == 0) return true;
+  delete req;
+  conn->writing = false;
+  close_conn(conn, "write failed: " + uv_error(rc));
+  return false;
 }
 
 void Transport::on_read(Conn* conn, const char* data, size_t size) {

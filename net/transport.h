@@ -130,6 +130,8 @@ class Transport {
   void schedule_reconnect(Peer* peer);
   void flush(Conn* conn);
   void close_conn(Conn* conn, const std::string& why);
+  /// Starts writing `data` on the connection; on failure closes it and returns false.
+  bool start_write(Conn* conn, std::string data);
   void on_read(Conn* conn, const char* data, size_t size);
   bool on_frame(Conn* conn, const std::string& payload);
   void on_connected(Conn* conn, int status);
