@@ -118,6 +118,7 @@ std::string cluster_to_json(const ClusterSpec& spec) {
                  {"election_timeout_max_ms", spec.timing.election_timeout_max_ms}};
   j["fsync"] = spec.fsync;
   j["snapshot_every"] = spec.snapshot_every;
+  if (!spec.unsafe.empty()) j["unsafe"] = spec.unsafe;
   j["faults"] = faults_to_json(spec.faults);
   return j.dump(2) + "\n";
 }
@@ -144,6 +145,7 @@ ClusterSpec cluster_from_json(const std::string& text) {
         t.value("election_timeout_max_ms", s.timing.election_timeout_max_ms);
     s.fsync = j.value("fsync", true);
     s.snapshot_every = j.value("snapshot_every", uint64_t{0});
+    s.unsafe = j.value("unsafe", std::vector<std::string>{});
     s.faults = faults_from_json(j.value("faults", json::object()));
     return s;
   } catch (const LabError&) {

@@ -43,6 +43,9 @@ struct ClusterSpec {
   TimingSpec timing;
   bool fsync = true;
   uint64_t snapshot_every = 0;
+  // Test-only: names of node/config.h UnsafeSwitches every node turns on (`up --unsafe`), so a
+  // checker can be shown to catch a broken cluster. Empty in every real use.
+  std::vector<std::string> unsafe;
   FaultRules faults;
 
   const NodeSpec* node(NodeId id) const;

@@ -167,6 +167,7 @@ void setup_down(CLI::App& app);
 void setup_status(CLI::App& app);
 void setup_process_commands(CLI::App& app);  // kill, start, restart, pause, resume: kill.cc
 void setup_fault_commands(CLI::App& app);    // partition, isolate, cut, net, heal, faults
+void setup_admin_commands(CLI::App& app);    // transfer, member, snapshot
 void setup_wait(CLI::App& app);
 void setup_logs(CLI::App& app);
 void setup_log_diff(CLI::App& log);  // `log diff`, under `log` (added by cmd/log_dump.cc)

@@ -16,6 +16,7 @@
 #include <vector>
 #pragma GCC diagnostic pop
 
+#include "cmd/kv.h"
 #include "cmd/lab.h"
 #include "cmd/log_dump.h"
 #include "cmd/node.h"
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
   raftlab::lab::setup_fault_commands(app);    // partition, isolate, cut, net, heal, faults
   raftlab::lab::setup_wait(app);
   raftlab::lab::setup_logs(app);
+  raftlab::lab::setup_admin_commands(app);
+  raftlab::lab::setup_kv_commands(app);  // put, get, append, delete, cas
+  raftlab::lab::setup_bench(app);
 
   try {
     app.parse(argc, argv);

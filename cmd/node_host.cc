@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "net/admin_server.h"
 #include "net/transport.h"
 #include "node/core.h"
+#include "node/kv.h"
 #include "persist/io.h"
 #include "persist/snapshot.h"
 #include "persist/wal.h"
@@ -42,6 +44,10 @@ constexpr uint64_t kEventsFlushIntervalMs = 100;    // buffered events reach the
 constexpr size_t kEventsFlushBytes = 64u << 10;     // or once this many are buffered
 constexpr size_t kEventsBufferBytesMax = 4u << 20;  // beyond this events are dropped and counted
 constexpr uint64_t kPeerReloadIntervalMs = 1000;    // cluster.json re-read for an unknown peer
+constexpr size_t kProposalBatchMax = 1024;          // client commands in one Propose
+constexpr uint64_t kPendingWriteTimeoutMs = 30000;  // then the client hears "unknown"
+constexpr uint64_t kPendingReadTimeoutMs = 10000;   // the core times reads out before this
+constexpr size_t kPendingRequestsMax = 100000;      // writes and reads awaiting an answer
 
 uint64_t monotonic_ns() {
   timespec ts{};
@@ -116,6 +122,11 @@ Config make_config(const ClusterSpec& spec, NodeId id) {
   const uint32_t tick_ms = std::max<uint32_t>(1, t.tick_ms);
   Config c;
   c.id = id;
+  for (const std::string& name : spec.unsafe) {
+    if (!set_unsafe_switch(c.unsafe, name)) {
+      throw LabError(kExitUsage, "unknown unsafe switch '" + name + "' in cluster.json");
+    }
+  }
   c.voters = spec.voters;
   c.heartbeat_ticks = std::max<uint32_t>(1, t.heartbeat_ms / tick_ms);
   c.election_ticks_min =
@@ -151,6 +162,18 @@ class Host {
   json admin_member(const json& request);
   void refresh_peers(const ClusterSpec& spec);
 
+  // The KV service (DESIGN.md §8).
+  void on_client_request(uint64_t conn, net::ClientRequest request);
+  void flush_proposals();  // one Propose for the requests of this loop turn
+  void apply(const Ready& ready);
+  void answer_write(Index index, const Entry& entry, const kv::Result& result);
+  void serve_reads(const Ready& ready);
+  void reply(uint64_t conn, net::ClientResponse response);
+  net::ClientResponse redirect(uint64_t request_id, net::ClientStatus status,
+                               const std::string& error);
+  void expire_pending();
+  void maybe_snapshot();
+
   void begin_shutdown(const std::string& reason);
   void finish_shutdown();
   void close_handle(uv_handle_t* h);
@@ -173,6 +196,7 @@ class Host {
   uv_timer_t tick_timer_{};
   uv_timer_t flush_timer_{};
   uv_timer_t shutdown_timer_{};  // runs begin_shutdown outside the admin handler
+  uv_check_t batch_check_{};     // after each poll: propose the batch, maybe snapshot
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
 
@@ -190,9 +214,40 @@ class Host {
   std::deque<std::pair<uint64_t, std::vector<Message>>> held_;
   uint64_t syncs_done_ = 0;
 
-  // "Apply": counts until the KV store (issue #6). applied_index_ <= commit.
+  // Apply: the KV state machine. applied_index_ == kv_.applied() <= commit.
+  kv::StateMachine kv_;
   Index applied_index_;
   uint64_t entries_applied_ = 0;
+
+  // Client requests waiting for an answer. A write waits for its log index to be applied
+  // (pending_writes_, by index; the entry must carry the term it was proposed in, else it was
+  // overwritten and certainly not applied); a read for its ReadIndex (pending_reads_, by id).
+  struct PendingWrite {
+    uint64_t conn = 0;
+    uint64_t request_id = 0;
+    Term term;
+    uint64_t since_ms = 0;
+  };
+  struct PendingRead {
+    uint64_t conn = 0;
+    uint64_t request_id = 0;
+    std::string key;
+    uint64_t since_ms = 0;
+  };
+  struct Proposal {
+    uint64_t conn = 0;
+    uint64_t request_id = 0;
+    Payload command;
+  };
+  std::map<Index, PendingWrite> pending_writes_;
+  std::map<uint64_t, PendingRead> pending_reads_;
+  std::vector<Proposal> batch_;  // proposals of this loop turn, proposed in one Propose
+  uint64_t next_read_id_ = 1;
+  uint64_t client_writes_ok_ = 0;
+  uint64_t client_reads_ok_ = 0;
+  uint64_t client_refused_ = 0;
+  uint64_t client_unknown_ = 0;
+  uint64_t snapshots_taken_ = 0;
 
   // Last values reported to events.jsonl.
   Role last_role_ = Role::kFollower;
@@ -263,11 +318,23 @@ int Host::run() {
   restored.hard_state = storage.recovered.hard_state;
   restored.entries = std::move(storage.recovered.entries);
   if (storage.recovered.snapshot) {
+    // The state machine starts from the snapshot; the core hands out the entries after it.
+    const std::string error = kv_.restore(storage.snapshot_data);
+    if (!error.empty() || kv_.applied() != storage.recovered.snapshot->index) {
+      log("refusing to start: the snapshot at index " +
+          std::to_string(storage.recovered.snapshot->index.get()) +
+          " does not hold a valid KV state: " +
+          (error.empty() ? "it says index " + std::to_string(kv_.applied().get()) : error));
+      return kExitEnvironment;
+    }
     restored.snapshot = Snapshot{*storage.recovered.snapshot, Payload(storage.snapshot_data)};
-    applied_index_ = storage.recovered.snapshot->index;  // apply restores the snapshot
+    applied_index_ = storage.recovered.snapshot->index;
   }
   try {
     core_ = std::make_unique<Core>(make_config(spec_, id_), std::move(restored));
+  } catch (const LabError& e) {
+    log(std::string("refusing to start: ") + e.what());
+    return e.exit_code();
   } catch (const std::exception& e) {
     log(std::string("refusing to start: the stored state is inconsistent: ") + e.what());
     return kExitEnvironment;
@@ -309,6 +376,9 @@ int Host::run() {
       log(std::string("cannot re-read cluster.json: ") + e.what());
     }
   };
+  callbacks.on_client_request = [this](uint64_t conn, net::ClientRequest request) {
+    if (!shutting_down_) on_client_request(conn, std::move(request));
+  };
   transport_ = std::make_unique<net::Transport>(&loop_, topts, std::move(callbacks));
   std::string fault_error;
   try {
@@ -348,9 +418,18 @@ int Host::run() {
       [](uv_timer_t* t) {
         auto* h = static_cast<Host*>(t->data);
         if (h->core_->commit() != h->last_commit_) h->emit_commit();
+        if (!h->shutting_down_) h->expire_pending();
         h->events_.flush();
       },
       kEventsFlushIntervalMs, kEventsFlushIntervalMs);
+  uv_check_init(&loop_, &batch_check_);
+  batch_check_.data = this;
+  uv_check_start(&batch_check_, [](uv_check_t* c) {
+    auto* h = static_cast<Host*>(c->data);
+    if (h->shutting_down_) return;
+    h->flush_proposals();
+    h->maybe_snapshot();
+  });
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
   uv_signal_init(&loop_, &sigterm_);
@@ -479,12 +558,9 @@ void Host::handle(Ready ready) {
     }
   }
 
-  // 3. Apply (counting only, until the state machine of issue #6).
-  if (ready.restore_snapshot && ready.snapshot) applied_index_ = ready.snapshot->meta.index;
-  for (const Entry& e : ready.committed) {
-    applied_index_ = e.index;
-    ++entries_applied_;
-  }
+  // 3. Apply, then serve the reads that waited for it.
+  apply(ready);
+  serve_reads(ready);
 
   note_changes();
   maybe_start_sync();
@@ -589,6 +665,245 @@ void Host::emit_commit() {
                           {"term", core_->term().get()}});
 }
 
+// ---------------------------------------------------------------------------------------------
+// The KV service.
+
+void Host::reply(uint64_t conn, net::ClientResponse response) {
+  switch (response.status) {
+    case net::ClientStatus::kNotLeader:
+    case net::ClientStatus::kRetry:
+    case net::ClientStatus::kInvalid:
+      ++client_refused_;
+      break;
+    case net::ClientStatus::kUnknown:
+      ++client_unknown_;
+      break;
+    default:
+      break;
+  }
+  transport_->send_client(conn, response);  // false: the client left; nothing to do
+}
+
+net::ClientResponse Host::redirect(uint64_t request_id, net::ClientStatus status,
+                                   const std::string& error) {
+  net::ClientResponse r;
+  r.request_id = request_id;
+  r.status = status;
+  r.error = error;
+  r.leader = core_->leader();
+  if (const NodeSpec* n = r.leader ? spec_.node(r.leader) : nullptr) r.leader_port = n->port;
+  return r;
+}
+
+void Host::on_client_request(uint64_t conn, net::ClientRequest q) {
+  using net::ClientOp;
+  using net::ClientStatus;
+  if (q.key.size() > kv::kKeyBytesMax || q.value.size() > kv::kValueBytesMax ||
+      q.expected.size() > kv::kValueBytesMax) {
+    reply(conn, redirect(q.request_id, ClientStatus::kInvalid, "key or value too long"));
+    return;
+  }
+  if (pending_writes_.size() + pending_reads_.size() + batch_.size() >= kPendingRequestsMax) {
+    reply(conn, redirect(q.request_id, ClientStatus::kRetry, "too many requests in flight"));
+    return;
+  }
+  if (q.op == ClientOp::kGet) {
+    if (q.stale) {
+      // This node's applied state, whatever its role: may be behind the cluster.
+      net::ClientResponse r;
+      r.request_id = q.request_id;
+      r.value = kv_.get(q.key);
+      r.index = kv_.applied();
+      ++client_reads_ok_;
+      reply(conn, std::move(r));
+      return;
+    }
+    const uint64_t id = next_read_id_++;
+    pending_reads_[id] = PendingRead{conn, q.request_id, std::move(q.key), uv_now(&loop_)};
+    step(ReadIndex{id});  // answered in serve_reads, now or once the round is done
+    return;
+  }
+  if (core_->role() != Role::kLeader) {
+    reply(conn, redirect(q.request_id, ClientStatus::kNotLeader, "not the leader"));
+    return;
+  }
+  if (q.client == 0 || q.seq == 0) {
+    reply(conn, redirect(q.request_id, ClientStatus::kInvalid, "a write needs a client and seq"));
+    return;
+  }
+  kv::Command c;
+  c.op = static_cast<kv::Op>(q.op);  // ClientOp's write values are kv::Op's
+  c.client = q.client;
+  c.seq = q.seq;
+  c.key = std::move(q.key);
+  c.value = std::move(q.value);
+  c.expected = std::move(q.expected);
+  batch_.push_back(Proposal{conn, q.request_id, Payload(kv::encode(c))});
+  if (batch_.size() >= kProposalBatchMax) flush_proposals();
+}
+
+void Host::flush_proposals() {
+  if (batch_.empty()) return;
+  std::vector<Proposal> batch;
+  batch.swap(batch_);
+  std::vector<Payload> commands;
+  commands.reserve(batch.size());
+  for (const Proposal& p : batch) commands.push_back(p.command);
+  const std::optional<Outcome> out = step(Propose(std::move(commands)));
+  if (out && out->accepted) {
+    const uint64_t now = uv_now(&loop_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      pending_writes_[out->first_index + i] =
+          PendingWrite{batch[i].conn, batch[i].request_id, out->term, now};
+    }
+    return;
+  }
+  const Refusal why = out ? out->refusal : Refusal::kNotLeader;
+  for (const Proposal& p : batch) {
+    reply(p.conn, redirect(p.request_id,
+                           why == Refusal::kNotLeader ? net::ClientStatus::kNotLeader
+                                                      : net::ClientStatus::kRetry,
+                           to_string(why)));
+  }
+}
+
+void Host::apply(const Ready& ready) {
+  if (ready.restore_snapshot && ready.snapshot) {
+    const std::string error = kv_.restore(ready.snapshot->data.str());
+    if (!error.empty() || kv_.applied() != ready.snapshot->meta.index) {
+      // A snapshot the leader sent that does not decode: continuing would diverge.
+      log("fatal: cannot restore the snapshot at index " +
+          std::to_string(ready.snapshot->meta.index.get()) + ": " + error);
+      events_.emit("crash", {{"error", "bad snapshot: " + error}});
+      events_.close();
+      std::abort();
+    }
+    applied_index_ = kv_.applied();
+    // Writes at or below the snapshot may or may not be in it: their outcome is unknown here.
+    while (!pending_writes_.empty() && pending_writes_.begin()->first <= applied_index_) {
+      const PendingWrite w = pending_writes_.begin()->second;
+      pending_writes_.erase(pending_writes_.begin());
+      net::ClientResponse r = redirect(w.request_id, net::ClientStatus::kUnknown,
+                                       "replaced by a snapshot before its outcome was known");
+      reply(w.conn, std::move(r));
+    }
+  }
+  for (const Entry& e : ready.committed) {
+    if (e.index <= kv_.applied()) continue;  // covered by a restored snapshot
+    if (e.type == EntryType::kNormal) {
+      const kv::Result result = kv_.apply(e.index, e.data.str());
+      answer_write(e.index, e, result);
+    } else {
+      kv_.skip(e.index);
+      answer_write(e.index, e, kv::Result{kv::Status::kInvalid, std::nullopt});
+    }
+    applied_index_ = e.index;
+    ++entries_applied_;
+  }
+}
+
+void Host::answer_write(Index index, const Entry& entry, const kv::Result& result) {
+  auto it = pending_writes_.find(index);
+  if (it == pending_writes_.end()) return;
+  const PendingWrite w = it->second;
+  pending_writes_.erase(it);
+  net::ClientResponse r;
+  r.request_id = w.request_id;
+  r.index = index;
+  if (entry.term != w.term || entry.type != EntryType::kNormal) {
+    // Another leader's entry took the index: ours was overwritten and can never commit.
+    r = redirect(w.request_id, net::ClientStatus::kRetry,
+                 "the proposal was overwritten by a newer leader");
+    reply(w.conn, std::move(r));
+    return;
+  }
+  switch (result.status) {
+    case kv::Status::kOk:
+      r.status = net::ClientStatus::kOk;
+      ++client_writes_ok_;
+      break;
+    case kv::Status::kCasMismatch:
+      r.status = net::ClientStatus::kCasMismatch;
+      break;
+    case kv::Status::kSessionExpired:
+      r.status = net::ClientStatus::kUnknown;
+      r.error = "session expired: an earlier try may have applied";
+      break;
+    case kv::Status::kStaleSeq:
+      r.status = net::ClientStatus::kUnknown;
+      r.error = "stale seq: the session has moved on";
+      break;
+    case kv::Status::kInvalid:
+      r.status = net::ClientStatus::kInvalid;
+      r.error = "malformed command";
+      break;
+  }
+  r.value = result.value;
+  reply(w.conn, std::move(r));
+}
+
+void Host::serve_reads(const Ready& ready) {
+  for (const ReadState& rs : ready.reads) {
+    auto it = pending_reads_.find(rs.id);
+    if (it == pending_reads_.end()) continue;
+    net::ClientResponse r;
+    r.request_id = it->second.request_id;
+    r.value = kv_.get(it->second.key);  // kv_ has applied rs.index (ready.h step 3)
+    r.index = rs.index;
+    ++client_reads_ok_;
+    reply(it->second.conn, std::move(r));
+    pending_reads_.erase(it);
+  }
+  for (const ReadFailure& f : ready.reads_failed) {
+    auto it = pending_reads_.find(f.id);
+    if (it == pending_reads_.end()) continue;
+    net::ClientResponse r =
+        redirect(it->second.request_id,
+                 f.refusal == Refusal::kNotLeader ? net::ClientStatus::kNotLeader
+                                                  : net::ClientStatus::kRetry,
+                 to_string(f.refusal));
+    if (f.leader_hint) {
+      r.leader = f.leader_hint;
+      if (const NodeSpec* n = spec_.node(f.leader_hint)) r.leader_port = n->port;
+    }
+    reply(it->second.conn, std::move(r));
+    pending_reads_.erase(it);
+  }
+}
+
+void Host::expire_pending() {
+  const uint64_t now = uv_now(&loop_);
+  for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
+    if (now - it->second.since_ms < kPendingWriteTimeoutMs) {
+      ++it;
+      continue;
+    }
+    reply(it->second.conn, redirect(it->second.request_id, net::ClientStatus::kUnknown,
+                                    "not applied within the node's bound; it may still be"));
+    it = pending_writes_.erase(it);
+  }
+  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+    if (now - it->second.since_ms < kPendingReadTimeoutMs) {
+      ++it;
+      continue;
+    }
+    reply(it->second.conn,
+          redirect(it->second.request_id, net::ClientStatus::kRetry, "read not served in time"));
+    it = pending_reads_.erase(it);
+  }
+}
+
+void Host::maybe_snapshot() {
+  if (spec_.snapshot_every == 0) return;
+  const Index snapshot_index = core_->snapshot() ? core_->snapshot()->meta.index : Index(0);
+  if (kv_.applied() <= snapshot_index || kv_.applied() - snapshot_index < spec_.snapshot_every) {
+    return;
+  }
+  step(SnapshotTaken{kv_.applied(), Payload(kv_.snapshot())});
+  ++snapshots_taken_;
+  events_.emit("snapshot", {{"index", core_->status().snapshot_index.get()}, {"by", "auto"}});
+}
+
 std::string Host::on_admin(std::string_view line) {
   json answer;
   try {
@@ -651,6 +966,12 @@ json Host::admin_status() {
           {"cluster_id", spec_.cluster_id},
           {"peers_connected", peers},
           {"faults", transport_->faults().describe()},
+          {"kv",
+           {{"keys", kv_.size()},
+            {"bytes", kv_.data_bytes()},
+            {"sessions", kv_.sessions()},
+            {"pending_writes", pending_writes_.size()},
+            {"pending_reads", pending_reads_.size()}}},
           {"counters",
            {{"frames_bad", c.frames_bad},
             {"messages_bad", c.messages_bad},
@@ -668,10 +989,17 @@ json Host::admin_status() {
             {"connects_failed", c.connects_failed},
             {"syncs", syncs_done_},
             {"entries_applied", entries_applied_},
+            {"client_requests", c.client_requests},
+            {"client_writes_ok", client_writes_ok_},
+            {"client_reads_ok", client_reads_ok_},
+            {"client_refused", client_refused_},
+            {"client_unknown", client_unknown_},
+            {"snapshots_taken", snapshots_taken_},
             {"events_dropped", events_.dropped()}}}};
 }
 
 void Host::refresh_peers(const ClusterSpec& spec) {
+  spec_.nodes = spec.nodes;  // ports of nodes added since we started, for client redirects
   for (const NodeSpec& n : spec.nodes) {
     if (n.id != id_) transport_->add_peer(n.id, n.port);
   }
@@ -689,12 +1017,12 @@ json Host::admin_reload_faults() {
 }
 
 json Host::admin_snapshot() {
-  const Status s = core_->status();
-  // The core wants a snapshot at an index it has handed out to apply (the host applied it
-  // in the same Ready) and not yet snapshotted; anything else would be refused as a bug.
-  if (s.applied > s.snapshot_index) {
-    step(SnapshotTaken{s.applied, Payload()});
-    events_.emit("snapshot", {{"index", core_->status().snapshot_index.get()}});
+  // The core takes a snapshot at an index it has handed out to apply (the host applied it in
+  // the same Ready) and not yet snapshotted; kv_ is exactly there.
+  if (kv_.applied() > core_->status().snapshot_index) {
+    step(SnapshotTaken{kv_.applied(), Payload(kv_.snapshot())});
+    ++snapshots_taken_;
+    events_.emit("snapshot", {{"index", core_->status().snapshot_index.get()}, {"by", "admin"}});
   }
   return {{"ok", true}, {"snapshot_index", core_->status().snapshot_index.get()}};
 }
@@ -765,6 +1093,7 @@ void Host::finish_shutdown() {
   close_handle(reinterpret_cast<uv_handle_t*>(&tick_timer_));
   close_handle(reinterpret_cast<uv_handle_t*>(&flush_timer_));
   close_handle(reinterpret_cast<uv_handle_t*>(&shutdown_timer_));
+  close_handle(reinterpret_cast<uv_handle_t*>(&batch_check_));
   close_handle(reinterpret_cast<uv_handle_t*>(&sigterm_));
   close_handle(reinterpret_cast<uv_handle_t*>(&sigint_));
 }

@@ -17,6 +17,7 @@
 
 #include "cmd/lab.h"
 #include "cmd/lab_contract.h"
+#include "node/config.h"
 
 namespace raftlab::lab {
 namespace {
@@ -31,7 +32,8 @@ struct UpOptions {
   std::string heartbeat = "50ms";
   std::optional<uint64_t> seed;
   bool no_fsync = false;
-  uint64_t snapshot_every = 0;
+  uint64_t snapshot_every = 10000;
+  std::vector<std::string> unsafe;  // test-only switches (node/config.h UnsafeSwitches)
   bool no_wait = false;
   std::string timeout = "10s";
   bool fresh = false;
@@ -69,6 +71,7 @@ ClusterSpec new_spec(const UpOptions& o) {
   }
   spec.fsync = !o.no_fsync;
   spec.snapshot_every = o.snapshot_every;
+  spec.unsafe = o.unsafe;
   std::vector<int> held;
   for (uint32_t k = 1; k <= o.nodes; ++k) {
     uint16_t port = 0;
@@ -184,7 +187,17 @@ void setup_up(CLI::App& app) {
   CLI::Option* seed = cmd->add_option("--seed", o->seed, "The cluster's seed (default: random)");
   cmd->add_flag("--no-fsync", o->no_fsync, "Do not fsync the WAL (fast, not crash-safe)");
   cmd->add_option("--snapshot-every", o->snapshot_every,
-                  "Snapshot every N applied entries (default 0: never)");
+                  "Snapshot every N applied entries (default 10000; 0: never)");
+  // Test-only, hidden from --help: breaks the cluster on purpose (a checker must catch it).
+  cmd->add_option("--unsafe", o->unsafe, "")
+      ->group("")
+      ->check(CLI::Validator(
+          [](std::string& name) {
+            UnsafeSwitches s;
+            return set_unsafe_switch(s, name) ? std::string()
+                                              : "unknown unsafe switch '" + name + "'";
+          },
+          "SWITCH"));
   cmd->add_flag("--no-wait", o->no_wait, "Do not wait for a leader");
   cmd->add_option("--timeout", o->timeout, "Bound on the wait for a leader (default 10s)")
       ->check(duration_validator());

@@ -19,7 +19,9 @@ struct Transport::Conn {
   bool closing = false;     // uv_close called
   bool hello_done = false;  // incoming: a valid hello arrived
   PeerKind kind = PeerKind::kPeer;
-  NodeId remote;  // incoming: who said hello; outgoing: the peer
+  NodeId remote;             // incoming: who said hello; outgoing: the peer
+  uint64_t client_conn = 0;  // incoming client connections: their id in clients_
+  std::string client_out;    // client connections: responses not yet handed to uv_write
   uint64_t connected_at_ms = 0;
   FrameDecoder decoder;
   char read_buf[kReadChunkBytes];
@@ -295,6 +297,10 @@ void Transport::close_conn(Conn* conn, const std::string& why) {
 
 void Transport::on_conn_closed(Conn* conn) {
   conns_.erase(conn);
+  if (conn->client_conn != 0) {
+    clients_.erase(conn->client_conn);
+    if (!closed_ && callbacks_.on_client_closed) callbacks_.on_client_closed(conn->client_conn);
+  }
   if (conn->counted) --incoming_count_;
   if (!closed_) {
     if (conn->outgoing && conn->peer != nullptr) {
@@ -381,7 +387,29 @@ void Transport::enqueue(NodeId to, std::string frame) {
   if (peer->conn != nullptr) flush(peer->conn);
 }
 
+bool Transport::send_client(uint64_t client_conn, const ClientResponse& response) {
+  auto it = clients_.find(client_conn);
+  if (it == clients_.end() || it->second->closing) return false;
+  Conn* conn = it->second;
+  append_frame(conn->client_out, response);
+  ++counters_.client_responses;
+  if (conn->client_out.size() > kClientOutputBytesMax) {
+    close_conn(conn, "client reads too slowly: more than " + std::to_string(kClientOutputBytesMax) +
+                         " bytes of unread responses");
+    return false;
+  }
+  flush(conn);
+  return true;
+}
+
 void Transport::flush(Conn* conn) {
+  if (conn->client_conn != 0) {
+    if (conn->closing || conn->writing || conn->client_out.empty()) return;
+    std::string batch;
+    batch.swap(conn->client_out);
+    start_write(conn, std::move(batch));
+    return;
+  }
   if (conn->closing || conn->writing || !conn->up || conn->peer == nullptr) return;
   Peer* peer = conn->peer;
   if (peer->queue.empty()) return;
@@ -422,17 +450,20 @@ void Transport::on_read(Conn* conn, const char* data, size_t size) {
     return;
   }
   conn->decoder.feed(std::string_view(data, size));
-  if (!conn->hello_done && conn->decoder.buffered_bytes() > kHelloBytesMax) {
-    ++counters_.frames_bad;
-    if (callbacks_.on_event) callbacks_.on_event("bad_frame", NodeId(), "hello too long");
-    close_conn(conn, "more than " + std::to_string(kHelloBytesMax) + " bytes before a hello");
-    return;
-  }
   std::string payload;
   std::string error;
   while (!conn->closing && !closed_) {
     const FrameDecoder::Status st = conn->decoder.next(payload, error);
-    if (st == FrameDecoder::Status::kNeedMore) return;
+    if (st == FrameDecoder::Status::kNeedMore) {
+      // A hello is small: a stream that buffers more without one is not one of ours. (A client
+      // may send its hello and many requests in one write: those are decoded above first.)
+      if (!conn->hello_done && conn->decoder.buffered_bytes() > kHelloBytesMax) {
+        ++counters_.frames_bad;
+        if (callbacks_.on_event) callbacks_.on_event("bad_frame", NodeId(), "hello too long");
+        close_conn(conn, "more than " + std::to_string(kHelloBytesMax) + " bytes before a hello");
+      }
+      return;
+    }
     if (st == FrameDecoder::Status::kError) {
       ++counters_.frames_bad;
       if (callbacks_.on_event) callbacks_.on_event("bad_frame", conn->remote, error);
@@ -475,12 +506,26 @@ bool Transport::on_frame(Conn* conn, const std::string& payload) {
     conn->remote = hello->node;
     if (conn->kind == PeerKind::kClient) {
       ++counters_.clients_connected;
+      conn->client_conn = next_client_conn_++;
+      clients_[conn->client_conn] = conn;
     } else if (callbacks_.on_event) {
       callbacks_.on_event("peer_connected", conn->remote, "in");
     }
     return true;
   }
-  if (conn->kind == PeerKind::kClient) return true;  // the KV protocol arrives with issue #6
+  if (conn->kind == PeerKind::kClient) {
+    ClientRequest* q = std::get_if<ClientRequest>(&d.value);
+    if (q == nullptr) {
+      ++counters_.messages_bad;
+      if (callbacks_.on_event) callbacks_.on_event("bad_frame", NodeId(), "not a client request");
+      close_conn(conn, "bad message: a client sent something other than a request");
+      return false;
+    }
+    ++counters_.client_requests;
+    if (callbacks_.on_client_request)
+      callbacks_.on_client_request(conn->client_conn, std::move(*q));
+    return !conn->closing;
+  }
   Message* m = std::get_if<Message>(&d.value);
   if (m == nullptr || m->from != conn->remote || m->to != options_.self) {
     ++counters_.messages_bad;

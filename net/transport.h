@@ -54,6 +54,7 @@ constexpr uint32_t kReconnectBackoffMinMs = 20;    // first retry after a failed
 constexpr uint32_t kReconnectBackoffMaxMs = 1000;  // cap of the doubling
 constexpr uint64_t kConnectionStableMs = 1000;     // up this long: backoff starts over
 constexpr int kListenBacklog = 128;
+constexpr size_t kClientOutputBytesMax = 64u << 20;  // unread responses: the client is closed
 
 /// Counters reported by `status` (admin protocol). Monotonic over the process's life.
 struct TransportCounters {
@@ -71,6 +72,8 @@ struct TransportCounters {
   uint64_t connections_refused = 0;   // kIncomingConnectionsMax reached
   uint64_t clients_connected = 0;     // incoming connections whose hello said "client"
   uint64_t connects_failed = 0;       // outgoing connection attempts that failed
+  uint64_t client_requests = 0;       // KV requests received
+  uint64_t client_responses = 0;      // KV responses queued
 };
 
 struct TransportOptions {
@@ -92,6 +95,11 @@ class Transport {
     std::function<void(std::string_view event, NodeId peer, const std::string& detail)> on_event;
     /// A message was addressed to a node we have no port for (e.g. one just added).
     std::function<void(NodeId peer)> on_unknown_peer;
+    /// A KV request on a client connection (net/wire.h). `client_conn` names the connection
+    /// for send_client; it is never reused within the process.
+    std::function<void(uint64_t client_conn, ClientRequest request)> on_client_request;
+    /// A client connection closed: responses for it can no longer be delivered.
+    std::function<void(uint64_t client_conn)> on_client_closed;
   };
 
   Transport(uv_loop_t* loop, TransportOptions options, Callbacks callbacks);
@@ -108,6 +116,10 @@ class Transport {
 
   /// Passes the message through the fault filter and queues what survives.
   void send(const Message& message);
+  /// Queues a response on a client connection (written at once if the socket is idle, else
+  /// with the next write). False if the connection is gone. Client traffic is not subject to
+  /// the fault filter: faults are between nodes, clients reach every node (as in Jepsen).
+  bool send_client(uint64_t client_conn, const ClientResponse& response);
   /// Adds a peer (or changes its port); connecting starts on the first message for it.
   void add_peer(NodeId id, uint16_t port);
 
@@ -147,10 +159,12 @@ class Transport {
   uv_tcp_t* listener_ = nullptr;  // owned; freed in its close callback
   uint16_t bound_port_ = 0;
   bool closed_ = false;
-  std::map<NodeId, Peer*> peers_;  // owned; each freed in its reconnect timer's close callback
-  std::set<Conn*> conns_;          // every open connection, both directions
-  std::set<Delayed*> delayed_;     // armed delay timers
-  size_t incoming_count_ = 0;      // accepted connections still open
+  std::map<NodeId, Peer*> peers_;      // owned; each freed in its reconnect timer's close callback
+  std::set<Conn*> conns_;              // every open connection, both directions
+  std::set<Delayed*> delayed_;         // armed delay timers
+  std::map<uint64_t, Conn*> clients_;  // client connections past their hello, by id
+  uint64_t next_client_conn_ = 1;
+  size_t incoming_count_ = 0;  // accepted connections still open
 };
 
 }  // namespace raftlab::net

@@ -15,6 +15,10 @@ constexpr size_t kRaftFields = 24;  // elements of a raft message array (wire.h)
 constexpr size_t kHelloFields = 5;
 constexpr size_t kEntryFields = 4;
 constexpr size_t kSnapshotFields = 4;
+constexpr uint64_t kClientRequestTag = 100;
+constexpr uint64_t kClientResponseTag = 101;
+constexpr size_t kClientRequestFields = 10;
+constexpr size_t kClientResponseFields = 9;
 
 // msgpack's packer writes to any object with write(const char*, size_t).
 struct StringSink {
@@ -65,6 +69,14 @@ class Reader {
     const msgpack::object* o = take();
     if (o == nullptr) return {};
     if (o->type != msgpack::type::BIN) return fail("expected bytes"), std::string();
+    return std::string(o->via.bin.ptr, o->via.bin.size);
+  }
+  /// Bytes, or nil (nullopt).
+  std::optional<std::string> bytes_or_nil() {
+    const msgpack::object* o = take();
+    if (o == nullptr) return std::nullopt;
+    if (o->type == msgpack::type::NIL) return std::nullopt;
+    if (o->type != msgpack::type::BIN) return fail("expected bytes or nil"), std::nullopt;
     return std::string(o->via.bin.ptr, o->via.bin.size);
   }
   std::string text(size_t bytes_max) {
@@ -217,7 +229,169 @@ Decoded decode_raft(Reader& r, uint64_t tag, std::string& error) {
   return d;
 }
 
+Decoded decode_client_request(Reader& r) {
+  Decoded d;
+  if (r.size() != kClientRequestFields) {
+    d.error = "client request: wrong number of fields";
+    return d;
+  }
+  r.u64();  // the tag
+  r.u64();  // the version
+  ClientRequest q;
+  q.request_id = r.u64();
+  const uint64_t op = r.u64();
+  q.client = r.u64();
+  q.seq = r.u64();
+  q.key = r.bytes();
+  q.value = r.bytes();
+  q.expected = r.bytes();
+  q.stale = r.boolean();
+  if (!r.ok()) return d;
+  if (op > static_cast<uint64_t>(ClientOp::kCas)) {
+    d.error = "client request: unknown op " + std::to_string(op);
+    return d;
+  }
+  q.op = static_cast<ClientOp>(op);
+  d.value = std::move(q);
+  return d;
+}
+
+Decoded decode_client_response(Reader& r) {
+  Decoded d;
+  if (r.size() != kClientResponseFields) {
+    d.error = "client response: wrong number of fields";
+    return d;
+  }
+  r.u64();  // the tag
+  r.u64();  // the version
+  ClientResponse a;
+  a.request_id = r.u64();
+  const uint64_t status = r.u64();
+  a.value = r.bytes_or_nil();
+  a.leader = NodeId(r.u64());
+  const uint64_t port = r.u64();
+  a.index = Index(r.u64());
+  a.error = r.text(kClientErrorBytesMax);
+  if (!r.ok()) return d;
+  if (status > static_cast<uint64_t>(ClientStatus::kInvalid)) {
+    d.error = "client response: unknown status " + std::to_string(status);
+    return d;
+  }
+  if (port > 65535) {
+    d.error = "client response: port out of range";
+    return d;
+  }
+  a.status = static_cast<ClientStatus>(status);
+  a.leader_port = static_cast<uint16_t>(port);
+  d.value = std::move(a);
+  return d;
+}
+
+void pack(Packer& p, const ClientRequest& q) {
+  p.pack_array(kClientRequestFields);
+  p.pack_uint64(kClientRequestTag);
+  p.pack_uint64(kWireVersion);
+  p.pack_uint64(q.request_id);
+  p.pack_uint64(static_cast<uint64_t>(q.op));
+  p.pack_uint64(q.client);
+  p.pack_uint64(q.seq);
+  pack_bytes(p, q.key);
+  pack_bytes(p, q.value);
+  pack_bytes(p, q.expected);
+  p.pack(q.stale);
+}
+
+void pack(Packer& p, const ClientResponse& a) {
+  p.pack_array(kClientResponseFields);
+  p.pack_uint64(kClientResponseTag);
+  p.pack_uint64(kWireVersion);
+  p.pack_uint64(a.request_id);
+  p.pack_uint64(static_cast<uint64_t>(a.status));
+  if (a.value) {
+    pack_bytes(p, *a.value);
+  } else {
+    p.pack_nil();
+  }
+  p.pack_uint64(a.leader.get());
+  p.pack_uint64(a.leader_port);
+  p.pack_uint64(a.index.get());
+  p.pack(a.error);
+}
+
+// Packs `value` into a frame appended to `out`: the length is patched in afterwards.
+template <typename T>
+void append_packed_frame(std::string& out, const T& value) {
+  const size_t start = out.size();
+  out.append(kFrameHeaderBytes, '\0');
+  StringSink sink{&out};
+  Packer p(sink);
+  pack(p, value);
+  const auto n = static_cast<uint32_t>(out.size() - start - kFrameHeaderBytes);
+  out[start] = static_cast<char>(n >> 24);
+  out[start + 1] = static_cast<char>(n >> 16);
+  out[start + 2] = static_cast<char>(n >> 8);
+  out[start + 3] = static_cast<char>(n);
+}
+
 }  // namespace
+
+const char* to_string(ClientOp op) {
+  switch (op) {
+    case ClientOp::kGet:
+      return "get";
+    case ClientOp::kPut:
+      return "put";
+    case ClientOp::kAppend:
+      return "append";
+    case ClientOp::kDelete:
+      return "delete";
+    case ClientOp::kCas:
+      return "cas";
+  }
+  return "?";
+}
+
+const char* to_string(ClientStatus status) {
+  switch (status) {
+    case ClientStatus::kOk:
+      return "ok";
+    case ClientStatus::kCasMismatch:
+      return "cas_mismatch";
+    case ClientStatus::kNotLeader:
+      return "not_leader";
+    case ClientStatus::kRetry:
+      return "retry";
+    case ClientStatus::kUnknown:
+      return "unknown";
+    case ClientStatus::kInvalid:
+      return "invalid";
+  }
+  return "?";
+}
+
+std::string encode(const ClientRequest& request) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  pack(p, request);
+  return out;
+}
+
+std::string encode(const ClientResponse& response) {
+  std::string out;
+  StringSink sink{&out};
+  Packer p(sink);
+  pack(p, response);
+  return out;
+}
+
+void append_frame(std::string& out, const ClientRequest& request) {
+  append_packed_frame(out, request);
+}
+
+void append_frame(std::string& out, const ClientResponse& response) {
+  append_packed_frame(out, response);
+}
 
 void append_frame(std::string& out, std::string_view payload) {
   const auto n = static_cast<uint32_t>(payload.size());
@@ -314,7 +488,15 @@ Decoded decode(std::string_view payload) {
       return d;
     }
     Reader fields(handle.get(), error);
-    d = tag == kHelloTag ? decode_hello(fields) : decode_raft(fields, tag, error);
+    if (tag == kHelloTag) {
+      d = decode_hello(fields);
+    } else if (tag == kClientRequestTag) {
+      d = decode_client_request(fields);
+    } else if (tag == kClientResponseTag) {
+      d = decode_client_response(fields);
+    } else {
+      d = decode_raft(fields, tag, error);
+    }
     if (d.error.empty() && !error.empty()) d.error = error;
     if (!d.error.empty()) d.value = std::monostate{};
     return d;

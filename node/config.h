@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "node/types.h"
@@ -27,6 +28,22 @@ struct UnsafeSwitches {
            concurrent_config_changes;
   }
 };
+
+/// Turns on the switch named like its field ("read_without_heartbeat"); false if unknown.
+inline bool set_unsafe_switch(UnsafeSwitches& s, std::string_view name) {
+  bool* field = name == "commit_previous_term_by_counting" ? &s.commit_previous_term_by_counting
+                : name == "vote_without_log_check"         ? &s.vote_without_log_check
+                : name == "vote_before_persist"            ? &s.vote_before_persist
+                : name == "apply_twice"                    ? &s.apply_twice
+                : name == "skip_consistency_check"         ? &s.skip_consistency_check
+                : name == "read_without_heartbeat"         ? &s.read_without_heartbeat
+                : name == "config_on_commit"               ? &s.config_on_commit
+                : name == "concurrent_config_changes"      ? &s.concurrent_config_changes
+                                                           : nullptr;
+  if (field == nullptr) return false;
+  *field = true;
+  return true;
+}
 
 struct Config {
   NodeId id;  // this node

@@ -1,0 +1,213 @@
+// `raftlab bench`: closed-loop load on the cluster in DIR (CLI.md, "Testing and measuring").
+//
+// Each of --clients sessions keeps exactly one operation in flight: when one finishes the next
+// starts. The workload is the put load of ../shared/bench/etcd_baseline.sh (etcdload put):
+// keys "bench/%08d" cycling through --keys distinct keys, --value-size byte values, optionally
+// a share of linearizable gets (--reads). All sessions share one KvClient (one connection per
+// node, requests pipelined), on one libuv loop in this process. Latency is measured from
+// submit to the callback with CLOCK_MONOTONIC, for operations that start after the warm-up.
+// Operations with an unknown or failed outcome count as errors, not in the latency figures.
+#include <uv.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "cmd/kv.h"
+#include "cmd/lab.h"
+
+namespace raftlab::lab {
+namespace {
+
+struct BenchOptions {
+  std::string dir;
+  uint32_t clients = 64;
+  std::string duration = "10s";
+  std::string warmup = "1s";
+  uint32_t value_size = 256;
+  uint64_t keys = 100000;
+  std::string reads = "0%";
+  std::string timeout = "5s";
+  bool json = false;
+};
+
+uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+struct Bench {
+  const BenchOptions* o = nullptr;
+  net::KvClient* client = nullptr;
+  std::mt19937_64 rng{1};
+  double read_ratio = 0;
+  std::string value;
+  uint64_t next_key = 0;
+  uint64_t start_ns = 0;
+  uint64_t measure_from_ns = 0;
+  uint64_t stop_ns = 0;
+  std::vector<uint32_t> latencies_us;  // measured operations that succeeded
+  uint64_t ok = 0;
+  uint64_t failed = 0;
+  uint64_t unknown = 0;
+  uint64_t reads = 0;
+  uint64_t warmup_ops = 0;
+  uint64_t last_measured_ns = 0;
+  std::vector<uint64_t> sessions;
+  size_t active = 0;  // sessions still issuing; the last one to stop closes the client
+
+  std::string key_for(uint64_t i) const {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "bench/%08llu",
+                  static_cast<unsigned long long>(i % std::max<uint64_t>(1, o->keys)));
+    return buf;
+  }
+
+  void issue(uint64_t session) {
+    const uint64_t t0 = now_ns();
+    if (t0 >= stop_ns) {                   // this session is done
+      if (--active == 0) client->close();  // the connections go; uv_run returns
+      return;
+    }
+    net::KvOp op;
+    const bool read = read_ratio > 0 && std::uniform_real_distribution<>(0, 1)(rng) < read_ratio;
+    op.key = key_for(next_key++);
+    if (read) {
+      op.op = net::ClientOp::kGet;
+    } else {
+      op.op = net::ClientOp::kPut;
+      op.value = value;
+    }
+    client->submit(session, std::move(op), [this, session, t0, read](const net::OpResult& r) {
+      const uint64_t t1 = now_ns();
+      if (t0 >= measure_from_ns && t1 <= stop_ns) {
+        if (r.outcome == net::OpOutcome::kOk) {
+          ++ok;
+          if (read) ++reads;
+          latencies_us.push_back(
+              static_cast<uint32_t>(std::min<uint64_t>((t1 - t0) / 1000, UINT32_MAX)));
+        } else if (r.outcome == net::OpOutcome::kFail) {
+          ++failed;
+        } else {
+          ++unknown;
+        }
+        last_measured_ns = std::max(last_measured_ns, t1);
+      } else if (t0 < measure_from_ns) {
+        ++warmup_ops;
+      }
+      issue(session);
+    });
+  }
+};
+
+double percentile_ms(const std::vector<uint32_t>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const size_t i = std::min(
+      sorted.size() - 1,
+      static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size()))) - (q > 0 ? 1 : 0));
+  return sorted[i] / 1000.0;
+}
+
+int run_bench(const BenchOptions& o) {
+  const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const ClusterSpec spec = load_cluster(dir);
+  if (o.clients == 0) throw LabError(kExitUsage, "--clients must be at least 1");
+  const uint64_t duration_ms = *parse_duration_ms(o.duration);
+  const uint64_t warmup_ms = *parse_duration_ms(o.warmup);
+  if (duration_ms == 0) throw LabError(kExitUsage, "--duration must be positive");
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Bench b;
+  b.o = &o;
+  b.read_ratio = *parse_ratio(o.reads);
+  b.value.assign(o.value_size, 'v');
+  {
+    net::KvClient client(
+        &loop, kv_client_options(spec, *parse_duration_ms(o.timeout), std::random_device{}()));
+    b.client = &client;
+    b.latencies_us.reserve(1u << 20);
+    b.start_ns = now_ns();
+    b.measure_from_ns = b.start_ns + warmup_ms * 1'000'000ull;
+    b.stop_ns = b.measure_from_ns + duration_ms * 1'000'000ull;
+    std::cerr << "bench: " << o.clients << " clients, " << o.duration << " (after " << o.warmup
+              << " warm-up), " << o.value_size << "-byte values, " << o.keys << " keys, reads "
+              << o.reads << "\n";
+    for (uint32_t i = 0; i < o.clients; ++i) b.sessions.push_back(client.new_session());
+    b.active = b.sessions.size();
+    for (uint64_t s : b.sessions) b.issue(s);
+    // Bounded: every session stops issuing at stop_ns, and each operation ends by its timeout.
+    uv_run(&loop, UV_RUN_DEFAULT);
+    client.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&loop);
+
+  std::sort(b.latencies_us.begin(), b.latencies_us.end());
+  const double measured_s = static_cast<double>(duration_ms) / 1000.0;
+  const uint64_t errors = b.failed + b.unknown;
+  double mean_ms = 0;
+  for (uint32_t l : b.latencies_us) mean_ms += l;
+  if (!b.latencies_us.empty()) mean_ms /= 1000.0 * static_cast<double>(b.latencies_us.size());
+  nlohmann::json doc = {{"clients", o.clients},
+                        {"ops", b.ok},
+                        {"errors", errors},
+                        {"failed", b.failed},
+                        {"unknown", b.unknown},
+                        {"reads", b.reads},
+                        {"duration_s", measured_s},
+                        {"ops_per_s", std::round(static_cast<double>(b.ok) / measured_s)},
+                        {"value_size", o.value_size},
+                        {"keys", o.keys},
+                        {"latency_ms",
+                         {{"p50", percentile_ms(b.latencies_us, 0.50)},
+                          {"p90", percentile_ms(b.latencies_us, 0.90)},
+                          {"p99", percentile_ms(b.latencies_us, 0.99)},
+                          {"p999", percentile_ms(b.latencies_us, 0.999)},
+                          {"max", b.latencies_us.empty() ? 0.0 : b.latencies_us.back() / 1000.0},
+                          {"mean", std::round(mean_ms * 1000) / 1000}}}};
+  if (o.json) {
+    print_json(doc);
+  } else {
+    std::printf(
+        "clients %u  ops %llu  errors %llu  %.0f ops/s  latency ms p50 %.3f  p99 %.3f  "
+        "p99.9 %.3f  max %.3f\n",
+        o.clients, static_cast<unsigned long long>(b.ok), static_cast<unsigned long long>(errors),
+        static_cast<double>(b.ok) / measured_s, percentile_ms(b.latencies_us, 0.5),
+        percentile_ms(b.latencies_us, 0.99), percentile_ms(b.latencies_us, 0.999),
+        b.latencies_us.empty() ? 0.0 : b.latencies_us.back() / 1000.0);
+  }
+  return b.ok == 0 ? kExitTimeout : kExitOk;
+}
+
+}  // namespace
+
+void setup_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Closed-loop load: ops/s and latency percentiles");
+  add_dir_option(cmd, o->dir);
+  cmd->add_option("--clients", o->clients, "Sessions, each with one operation in flight (64)");
+  cmd->add_option("--duration", o->duration, "Measured time (default 10s)")
+      ->check(duration_validator());
+  cmd->add_option("--warmup", o->warmup, "Load before measuring starts (default 1s)")
+      ->check(duration_validator());
+  cmd->add_option("--value-size", o->value_size, "Bytes per value (default 256)")
+      ->check(CLI::Range(0u, 1u << 20));
+  cmd->add_option("--keys", o->keys, "Distinct keys, cycled through (default 100000)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
+  cmd->add_option("--reads", o->reads, "Share of linearizable gets (default 0%)")
+      ->check(ratio_validator());
+  cmd->add_option("--timeout", o->timeout, "Bound on one operation (default 5s)")
+      ->check(duration_validator());
+  cmd->add_flag("--json", o->json, "Print one JSON document");
+  cmd->callback([o] { run_command([o] { return run_bench(*o); }); });
+}
+
+}  // namespace raftlab::lab

@@ -1,0 +1,437 @@
+// The replicated key/value state machine: command codec, sessions, snapshot and restore.
+#include "node/kv.h"
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace raftlab::kv {
+namespace {
+
+// Fixed sizes of the encoded forms, for bounds checks and reserving.
+constexpr size_t kCommandFixedBytes = 1 + 1 + 8 + 8 + 4 + 4 + 4;
+constexpr size_t kEntryFixedBytes = 4 + 4;                    // one key/value pair
+constexpr size_t kSessionFixedBytes = 8 + 8 + 8 + 1 + 1 + 4;  // one session
+
+void put_u8(std::string& out, uint8_t v) { out.push_back(static_cast<char>(v)); }
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void put_bytes(std::string& out, std::string_view bytes) {
+  put_u32(out, static_cast<uint32_t>(bytes.size()));
+  out.append(bytes);
+}
+
+// Reads little-endian integers and length-prefixed byte strings from a view, refusing to read
+// past its end. Every read returns false (and consumes nothing) when the bytes are short.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+
+  size_t remaining() const { return rest_.size(); }
+
+  bool u8(uint8_t& v) {
+    if (rest_.empty()) return false;
+    v = static_cast<uint8_t>(rest_[0]);
+    rest_.remove_prefix(1);
+    return true;
+  }
+
+  bool u32(uint32_t& v) {
+    if (rest_.size() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(rest_[i])} << (8 * i);
+    rest_.remove_prefix(4);
+    return true;
+  }
+
+  bool u64(uint64_t& v) {
+    if (rest_.size() < 8) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(rest_[i])} << (8 * i);
+    rest_.remove_prefix(8);
+    return true;
+  }
+
+  // A u32 length, at most `max`, followed by that many bytes. On failure `error` says why.
+  bool bytes(std::string_view& v, size_t max, const char* what, std::string& error) {
+    uint32_t len = 0;
+    if (!u32(len)) {
+      error = std::string("truncated before the length of ") + what;
+      return false;
+    }
+    if (len > max) {
+      error =
+          std::string(what) + " length " + std::to_string(len) + " exceeds " + std::to_string(max);
+      return false;
+    }
+    if (len > rest_.size()) {
+      error = std::string(what) + " length " + std::to_string(len) + " exceeds the " +
+              std::to_string(rest_.size()) + " bytes left";
+      return false;
+    }
+    v = rest_.substr(0, len);
+    rest_.remove_prefix(len);
+    return true;
+  }
+
+ private:
+  std::string_view rest_;
+};
+
+// A decoded command whose strings still point into the command bytes, so that apply copies
+// only what it keeps.
+struct CommandView {
+  Op op = Op::kPut;
+  uint64_t client = 0;
+  uint64_t seq = 0;
+  std::string_view key;
+  std::string_view value;
+  std::string_view expected;
+};
+
+bool valid_op(uint8_t op) {
+  return op >= static_cast<uint8_t>(Op::kPut) && op <= static_cast<uint8_t>(Op::kCas);
+}
+
+// Parses command bytes; on failure returns false with `error` set.
+bool parse_command(std::string_view bytes, CommandView& c, std::string& error) {
+  Reader in(bytes);
+  uint8_t format = 0;
+  uint8_t op = 0;
+  if (!in.u8(format)) {
+    error = "empty command";
+    return false;
+  }
+  if (format != kCommandFormat) {
+    error = "unknown command format " + std::to_string(format);
+    return false;
+  }
+  if (!in.u8(op)) {
+    error = "truncated before the op";
+    return false;
+  }
+  if (!valid_op(op)) {
+    error = "unknown op " + std::to_string(op);
+    return false;
+  }
+  c.op = static_cast<Op>(op);
+  if (!in.u64(c.client)) {
+    error = "truncated before the client";
+    return false;
+  }
+  if (!in.u64(c.seq)) {
+    error = "truncated before the seq";
+    return false;
+  }
+  if (c.seq == 0) {
+    error = "seq 0";
+    return false;
+  }
+  if (!in.bytes(c.key, kKeyBytesMax, "key", error) ||
+      !in.bytes(c.value, kValueBytesMax, "value", error) ||
+      !in.bytes(c.expected, kValueBytesMax, "expected", error)) {
+    return false;
+  }
+  if (in.remaining() != 0) {
+    error = std::to_string(in.remaining()) + " trailing bytes after the command";
+    return false;
+  }
+  if (c.op == Op::kDelete && !c.value.empty()) {
+    error = "delete with a value";
+    return false;
+  }
+  return true;
+}
+
+Result with_status(Status status) { return Result{status, std::nullopt}; }
+
+}  // namespace
+
+const char* to_string(Op op) {
+  switch (op) {
+    case Op::kPut:
+      return "put";
+    case Op::kAppend:
+      return "append";
+    case Op::kDelete:
+      return "delete";
+    case Op::kCas:
+      return "cas";
+  }
+  return "?";
+}
+
+const char* to_string(Status status) {
+  switch (status) {
+    case Status::kOk:
+      return "ok";
+    case Status::kCasMismatch:
+      return "cas-mismatch";
+    case Status::kSessionExpired:
+      return "session-expired";
+    case Status::kStaleSeq:
+      return "stale-seq";
+    case Status::kInvalid:
+      return "invalid";
+  }
+  return "?";
+}
+
+std::string encode(const Command& command) {
+  std::string out;
+  out.reserve(kCommandFixedBytes + command.key.size() + command.value.size() +
+              command.expected.size());
+  put_u8(out, kCommandFormat);
+  put_u8(out, static_cast<uint8_t>(command.op));
+  put_u64(out, command.client);
+  put_u64(out, command.seq);
+  put_bytes(out, command.key);
+  put_bytes(out, command.value);
+  put_bytes(out, command.expected);
+  return out;
+}
+
+std::optional<Command> decode(std::string_view bytes, std::string* error) {
+  CommandView view;
+  std::string why;
+  if (!parse_command(bytes, view, why)) {
+    if (error != nullptr) *error = std::move(why);
+    return std::nullopt;
+  }
+  if (error != nullptr) error->clear();
+  return Command{view.op,
+                 view.client,
+                 view.seq,
+                 std::string(view.key),
+                 std::string(view.value),
+                 std::string(view.expected)};
+}
+
+Result StateMachine::apply(Index index, std::string_view command_bytes) {
+  if (index <= applied_) {
+    throw std::logic_error("kv apply at index " + std::to_string(index.get()) +
+                           " not after applied index " + std::to_string(applied_.get()));
+  }
+  applied_ = index;
+
+  CommandView c;
+  std::string error;
+  if (!parse_command(command_bytes, c, error)) return with_status(Status::kInvalid);
+
+  const auto session = sessions_.find(c.client);
+  if (session != sessions_.end()) {
+    if (c.seq == session->second.seq) return session->second.last;
+    if (c.seq < session->second.seq) return with_status(Status::kStaleSeq);
+  } else if (c.seq != 1) {
+    return with_status(Status::kSessionExpired);
+  }
+
+  // Execute. Only an append past kValueBytesMax can still fail, and it is checked before
+  // anything changes.
+  Result result;
+  auto it = data_.lower_bound(c.key);
+  const bool found = it != data_.end() && it->first == c.key;
+  switch (c.op) {
+    case Op::kPut:
+      if (found) {
+        data_bytes_ -= it->second.size();
+        it->second.assign(c.value);
+      } else {
+        it = data_.emplace_hint(it, std::string(c.key), std::string(c.value));
+        data_bytes_ += c.key.size();
+      }
+      data_bytes_ += c.value.size();
+      result.value = it->second;
+      break;
+    case Op::kAppend:
+      if (found) {
+        if (it->second.size() + c.value.size() > kValueBytesMax) {
+          return with_status(Status::kInvalid);
+        }
+        it->second.append(c.value);
+      } else {
+        it = data_.emplace_hint(it, std::string(c.key), std::string(c.value));
+        data_bytes_ += c.key.size();
+      }
+      data_bytes_ += c.value.size();
+      result.value = it->second;
+      break;
+    case Op::kDelete:
+      if (found) {
+        data_bytes_ -= it->first.size() + it->second.size();
+        result.value = std::move(it->second);
+        data_.erase(it);
+      }
+      break;
+    case Op::kCas:
+      if (found && it->second == c.expected) {
+        data_bytes_ -= it->second.size();
+        it->second.assign(c.value);
+        data_bytes_ += c.value.size();
+        result.value = it->second;
+      } else {
+        result.status = Status::kCasMismatch;
+        if (found) result.value = it->second;
+      }
+      break;
+  }
+
+  // Record the result in the client's session, dropping the least recently applied session
+  // first if a new one would exceed kSessionsMax.
+  Session* s = nullptr;
+  if (session != sessions_.end()) {
+    s = &session->second;
+    session_order_.erase(s->last_index);
+  } else {
+    if (sessions_.size() >= kSessionsMax) {
+      const auto oldest = session_order_.begin();
+      sessions_.erase(oldest->second);
+      session_order_.erase(oldest);
+    }
+    s = &sessions_.try_emplace(c.client).first->second;
+  }
+  s->seq = c.seq;
+  s->last_index = index;
+  s->last = std::move(result);
+  session_order_.emplace_hint(session_order_.end(), index, c.client);
+  return s->last;
+}
+
+void StateMachine::skip(Index index) {
+  if (index <= applied_) {
+    throw std::logic_error("kv skip at index " + std::to_string(index.get()) +
+                           " not after applied index " + std::to_string(applied_.get()));
+  }
+  applied_ = index;
+}
+
+std::optional<std::string> StateMachine::get(std::string_view key) const {
+  const auto it = data_.find(key);
+  if (it == data_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string StateMachine::snapshot() const {
+  size_t total = 1 + 8 + 8 + data_.size() * kEntryFixedBytes + data_bytes_ + 8 +
+                 sessions_.size() * kSessionFixedBytes;
+  for (const auto& [client, s] : sessions_) total += s.last.value ? s.last.value->size() : 0;
+
+  std::string out;
+  out.reserve(total);
+  put_u8(out, kSnapshotFormat);
+  put_u64(out, applied_.get());
+  put_u64(out, data_.size());
+  for (const auto& [key, value] : data_) {
+    put_bytes(out, key);
+    put_bytes(out, value);
+  }
+  put_u64(out, sessions_.size());
+  for (const auto& [client, s] : sessions_) {
+    put_u64(out, client);
+    put_u64(out, s.seq);
+    put_u64(out, s.last_index.get());
+    put_u8(out, static_cast<uint8_t>(s.last.status));
+    put_u8(out, s.last.value.has_value() ? 1 : 0);
+    put_bytes(out, s.last.value ? std::string_view(*s.last.value) : std::string_view());
+  }
+  return out;
+}
+
+std::string StateMachine::restore(std::string_view bytes) {
+  Reader in(bytes);
+  std::string error;
+
+  uint8_t format = 0;
+  if (!in.u8(format)) return "empty snapshot";
+  if (format != kSnapshotFormat) return "unknown snapshot format " + std::to_string(format);
+  uint64_t applied = 0;
+  if (!in.u64(applied)) return "snapshot truncated before the applied index";
+
+  uint64_t key_count = 0;
+  if (!in.u64(key_count)) return "snapshot truncated before the key count";
+  if (key_count > in.remaining() / kEntryFixedBytes) {
+    return "key count " + std::to_string(key_count) + " exceeds the bytes left";
+  }
+  std::map<std::string, std::string, std::less<>> data;
+  size_t data_bytes = 0;
+  for (uint64_t i = 0; i < key_count; ++i) {
+    std::string_view key;
+    std::string_view value;
+    if (!in.bytes(key, kKeyBytesMax, "key", error) ||
+        !in.bytes(value, kValueBytesMax, "value", error)) {
+      return "snapshot key " + std::to_string(i) + ": " + error;
+    }
+    if (!data.empty() && !(data.rbegin()->first < key)) {
+      return "snapshot key " + std::to_string(i) + " out of order";
+    }
+    data.emplace_hint(data.end(), key, value);
+    data_bytes += key.size() + value.size();
+  }
+
+  uint64_t session_count = 0;
+  if (!in.u64(session_count)) return "snapshot truncated before the session count";
+  if (session_count > kSessionsMax) {
+    return "session count " + std::to_string(session_count) + " exceeds " +
+           std::to_string(kSessionsMax);
+  }
+  if (session_count > in.remaining() / kSessionFixedBytes) {
+    return "session count " + std::to_string(session_count) + " exceeds the bytes left";
+  }
+  std::map<uint64_t, Session> sessions;
+  std::map<Index, uint64_t> session_order;
+  for (uint64_t i = 0; i < session_count; ++i) {
+    const std::string where = "snapshot session " + std::to_string(i) + ": ";
+    uint64_t client = 0;
+    uint64_t seq = 0;
+    uint64_t last_index = 0;
+    uint8_t status = 0;
+    uint8_t has_value = 0;
+    std::string_view value;
+    if (!in.u64(client) || !in.u64(seq) || !in.u64(last_index) || !in.u8(status) ||
+        !in.u8(has_value)) {
+      return where + "truncated";
+    }
+    if (!in.bytes(value, kValueBytesMax, "value", error)) return where + error;
+    if (!sessions.empty() && sessions.rbegin()->first >= client) return where + "out of order";
+    if (seq == 0) return where + "seq 0";
+    if (last_index == 0 || last_index > applied) {
+      return where + "last index " + std::to_string(last_index) + " outside 1.." +
+             std::to_string(applied);
+    }
+    // Only applied commands are cached, so only these two statuses can appear.
+    if (status != static_cast<uint8_t>(Status::kOk) &&
+        status != static_cast<uint8_t>(Status::kCasMismatch)) {
+      return where + "bad status " + std::to_string(status);
+    }
+    if (has_value > 1) return where + "bad has_value " + std::to_string(has_value);
+    if (has_value == 0 && !value.empty()) return where + "a value without has_value";
+    if (!session_order.emplace(Index(last_index), client).second) {
+      return where + "last index " + std::to_string(last_index) + " shared with another session";
+    }
+    Session& s = sessions.emplace_hint(sessions.end(), client, Session{})->second;
+    s.seq = seq;
+    s.last_index = Index(last_index);
+    s.last.status = static_cast<Status>(status);
+    if (has_value == 1) s.last.value.emplace(value);
+  }
+  if (in.remaining() != 0) {
+    return std::to_string(in.remaining()) + " trailing bytes after the snapshot";
+  }
+
+  data_ = std::move(data);
+  sessions_ = std::move(sessions);
+  session_order_ = std::move(session_order);
+  data_bytes_ = data_bytes;
+  applied_ = Index(applied);
+  return "";
+}
+
+}  // namespace raftlab::kv
