@@ -2,6 +2,7 @@
 #include "cmd/node_host.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 #include <uv.h>
@@ -173,6 +174,8 @@ class Host {
                                const std::string& error);
   void expire_pending();
   void maybe_snapshot();
+  void start_snapshot_save(const Snapshot& snapshot);
+  void on_snapshot_saved(const SnapshotMeta& meta, const std::string& error);
 
   void begin_shutdown(const std::string& reason);
   void finish_shutdown();
@@ -248,6 +251,17 @@ class Host {
   uint64_t client_refused_ = 0;
   uint64_t client_unknown_ = 0;
   uint64_t snapshots_taken_ = 0;
+  // Own snapshots are saved on a worker, one at a time (maybe_snapshot waits for it).
+  struct SnapshotWork {
+    uv_work_t req{};  // req.data points to this
+    Host* host = nullptr;
+    std::string dir;
+    Snapshot snapshot;
+    bool fsync = true;
+    std::string error;  // set by the worker
+  };
+  bool snapshot_save_in_flight_ = false;
+  Index durable_snapshot_index_;  // newest snapshot known durable (WAL segments below may go)
 
   // Last values reported to events.jsonl.
   Role last_role_ = Role::kFollower;
@@ -329,6 +343,7 @@ int Host::run() {
     }
     restored.snapshot = Snapshot{*storage.recovered.snapshot, Payload(storage.snapshot_data)};
     applied_index_ = storage.recovered.snapshot->index;
+    durable_snapshot_index_ = storage.recovered.snapshot->index;
   }
   try {
     core_ = std::make_unique<Core>(make_config(spec_, id_), std::move(restored));
@@ -347,6 +362,11 @@ int Host::run() {
     return kExitEnvironment;
   }
   ::signal(SIGPIPE, SIG_IGN);  // a peer that vanished must not kill us mid-write
+  // Snapshots are tens of MiB and come and go: a fixed mmap threshold gives every large block
+  // back to the system when freed (glibc's sliding threshold would otherwise move them into
+  // the heap, where they fragment and stay resident); one arena per thread kind is plenty.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_ARENA_MAX, 2);
   uv_loop_init(&loop_);
 
   net::TransportOptions topts;
@@ -517,15 +537,20 @@ void Host::handle(Ready ready) {
   // 1. Persist, in the order ready.h gives.
   if (ready.has_writes()) {
     try {
-      if (ready.snapshot) {
-        // Synchronous: a snapshot is rare and holds no state machine yet (#6 may move it to a
-        // worker). It must be durable before the WAL mark that says the log starts after it.
+      if (ready.snapshot && !ready.restore_snapshot) {
+        // Our own snapshot: the log it covers is still in the WAL, so nothing is lost if it
+        // is not durable yet. It is saved on a worker (a large state machine takes a while to
+        // write and fsync); the WAL mark and the removal of covered segments wait for it.
+        start_snapshot_save(*ready.snapshot);
+      } else if (ready.snapshot) {
+        // A leader's snapshot replaces our state: synchronous, durable before the WAL mark.
         const SnapshotMeta& meta = ready.snapshot->meta;
         persist::save_snapshot(node_dir_ + "/" + std::string(kSnapDir), meta,
                                ready.snapshot->data.str(), spec_.fsync);
         // The mark also drops stored entries that do not continue the snapshot (the
         // truncate_from of an InstallSnapshot that replaced the whole log).
         wal_->append_snapshot_mark({meta.index, meta.term});
+        durable_snapshot_index_ = std::max(durable_snapshot_index_, meta.index);
       } else if (ready.truncate_from &&
                  (ready.entries.empty() || ready.entries.front().index != *ready.truncate_from)) {
         log("truncate_from " + std::to_string(ready.truncate_from->get()) +
@@ -534,7 +559,8 @@ void Host::handle(Ready ready) {
       if (ready.compacted_through) {
         // Only segments wholly below a durable snapshot go (the snapshot was saved above or
         // earlier; Wal removes closed, durable segments only).
-        wal_->remove_segments_below(*ready.compacted_through);
+        // Never past the newest snapshot that is durable (an own snapshot may be in flight).
+        wal_->remove_segments_below(std::min(*ready.compacted_through, durable_snapshot_index_));
       }
       if (ready.hard_state || !ready.entries.empty()) {
         wal_->write(ready.hard_state, ready.entries);
@@ -893,8 +919,55 @@ void Host::expire_pending() {
   }
 }
 
+void Host::start_snapshot_save(const Snapshot& snapshot) {
+  auto* work = new SnapshotWork;
+  work->req.data = work;
+  work->host = this;
+  work->dir = node_dir_ + "/" + std::string(kSnapDir);
+  work->snapshot = snapshot;  // shares the bytes with the core
+  work->fsync = spec_.fsync;
+  snapshot_save_in_flight_ = true;
+  uv_queue_work(
+      &loop_, &work->req,
+      [](uv_work_t* req) {  // worker thread: touches only the work item
+        auto* w = static_cast<SnapshotWork*>(req->data);
+        try {
+          persist::save_snapshot(w->dir, w->snapshot.meta, w->snapshot.data.str(), w->fsync);
+        } catch (const std::exception& e) {
+          w->error = e.what();
+        }
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<SnapshotWork> w(static_cast<SnapshotWork*>(req->data));
+        w->host->on_snapshot_saved(w->snapshot.meta, w->error);
+      });
+}
+
+void Host::on_snapshot_saved(const SnapshotMeta& meta, const std::string& error) {
+  snapshot_save_in_flight_ = false;
+  if (shutting_down_) return;  // the final sync is done; the WAL still covers everything
+  if (!error.empty()) {
+    // The WAL still holds everything: log it, take the next snapshot later.
+    log("snapshot at index " + std::to_string(meta.index.get()) + " not saved: " + error);
+    events_.emit("snapshot_failed", {{"index", meta.index.get()}, {"error", error}});
+    return;
+  }
+  if (meta.index <= durable_snapshot_index_) return;  // a leader's newer snapshot came first
+  try {
+    wal_->append_snapshot_mark({meta.index, meta.term});
+    durable_snapshot_index_ = meta.index;
+    wal_->remove_segments_below(std::min(meta.index, core_->log().first_index() - 1));
+  } catch (const std::exception& e) {
+    log(std::string("fatal: cannot persist: ") + e.what());
+    events_.emit("crash", {{"error", e.what()}});
+    events_.close();
+    std::_Exit(kExitEnvironment);
+  }
+  if (!shutting_down_) maybe_start_sync();
+}
+
 void Host::maybe_snapshot() {
-  if (spec_.snapshot_every == 0) return;
+  if (spec_.snapshot_every == 0 || snapshot_save_in_flight_) return;
   const Index snapshot_index = core_->snapshot() ? core_->snapshot()->meta.index : Index(0);
   if (kv_.applied() <= snapshot_index || kv_.applied() - snapshot_index < spec_.snapshot_every) {
     return;
@@ -1019,7 +1092,7 @@ json Host::admin_reload_faults() {
 json Host::admin_snapshot() {
   // The core takes a snapshot at an index it has handed out to apply (the host applied it in
   // the same Ready) and not yet snapshotted; kv_ is exactly there.
-  if (kv_.applied() > core_->status().snapshot_index) {
+  if (!snapshot_save_in_flight_ && kv_.applied() > core_->status().snapshot_index) {
     step(SnapshotTaken{kv_.applied(), Payload(kv_.snapshot())});
     ++snapshots_taken_;
     events_.emit("snapshot", {{"index", core_->status().snapshot_index.get()}, {"by", "admin"}});

@@ -32,7 +32,7 @@ struct UpOptions {
   std::string heartbeat = "50ms";
   std::optional<uint64_t> seed;
   bool no_fsync = false;
-  uint64_t snapshot_every = 10000;
+  uint64_t snapshot_every = 100000;
   std::vector<std::string> unsafe;  // test-only switches (node/config.h UnsafeSwitches)
   bool no_wait = false;
   std::string timeout = "10s";
@@ -187,7 +187,7 @@ void setup_up(CLI::App& app) {
   CLI::Option* seed = cmd->add_option("--seed", o->seed, "The cluster's seed (default: random)");
   cmd->add_flag("--no-fsync", o->no_fsync, "Do not fsync the WAL (fast, not crash-safe)");
   cmd->add_option("--snapshot-every", o->snapshot_every,
-                  "Snapshot every N applied entries (default 10000; 0: never)");
+                  "Snapshot every N applied entries (default 100000; 0: never)");
   // Test-only, hidden from --help: breaks the cluster on purpose (a checker must catch it).
   cmd->add_option("--unsafe", o->unsafe, "")
       ->group("")
