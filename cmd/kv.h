@@ -21,5 +21,7 @@ net::KvClientOptions kv_client_options(const ClusterSpec& spec, uint64_t op_time
 void setup_kv_commands(CLI::App& app);
 /// bench (cmd/bench.cc).
 void setup_bench(CLI::App& app);
+/// check (cmd/check_run.cc).
+void setup_check(CLI::App& app);
 
 }  // namespace raftlab::lab

@@ -22,7 +22,8 @@
 //    "timing": {"tick_ms": 10, "heartbeat_ms": 50, "election_timeout_min_ms": 150,
 //               "election_timeout_max_ms": 300},
 //    "fsync": true,
-//    "snapshot_every": 0,                     // 0: no automatic snapshots (issue #6 uses it)
+//    "snapshot_every": 100000,                // snapshot every N applied entries; 0: never
+//    "unsafe": ["read_without_heartbeat"],   // test-only UnsafeSwitches (absent normally)
 //    "faults": {"partition": [[1, 2], [3, 4, 5]],       // groups; unnamed nodes form one more
 //               "cuts": [[1, 3]],                        // directed: 1 -> 3 dropped
 //               "links": [{"from": [1], "to": [], "loss": 0.1, "delay_ms": 20,

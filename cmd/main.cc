@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   raftlab::lab::setup_admin_commands(app);
   raftlab::lab::setup_kv_commands(app);  // put, get, append, delete, cas
   raftlab::lab::setup_bench(app);
+  raftlab::lab::setup_check(app);
 
   try {
     app.parse(argc, argv);

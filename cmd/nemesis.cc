@@ -602,9 +602,11 @@ bool Nemesis::stop_and_heal(uint64_t converge_timeout_ms, std::string* why) {
   emit("heal", "heal --all; every node resumed and started; removed members added back");
 
   // Converged: a leader a majority agrees on, every node running and answering, and each one's
-  // applied index at least the leader's commit.
+  // applied index at least the leader's commit as first seen after the heal (clients may keep
+  // writing: the commit moves on, and a node a few entries behind it has still caught up).
   std::string seen = "not polled";
   bool converged = false;
+  uint64_t target = 0;
   for (uint64_t k = 0; k < kConvergePollsMax; ++k) {
     try {
       const ClusterSpec spec = load_cluster(options_.dir);
@@ -616,6 +618,8 @@ bool Nemesis::stop_and_heal(uint64_t converge_timeout_ms, std::string* why) {
       for (const NodeView& v : views) {
         if (v.id == leader) commit = v.commit;
       }
+      if (target == 0) target = commit;
+      commit = target;
       seen.clear();
       bool all = static_cast<bool>(leader);
       for (const NodeView& v : views) {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Proof that `check` can fail on a real cluster: with the test-only switch that serves reads
+# without confirming leadership (read_without_heartbeat), a deposed leader answers reads from
+# its old state while the majority moves on. Under a partition nemesis, check must say NOT
+# LINEARIZABLE (exit 1). Bounded: at most 3 runs of 12 s each.
+. "$(dirname "$0")/lib.sh"
+require_node
+# A narrow election timeout range: the majority elects a new leader after about one timeout,
+# while the deposed leader notices (CheckQuorum) only between one and two timeouts: a window.
+new_cluster c -n 5 --unsafe read_without_heartbeat --election-timeout 400ms-440ms
+for attempt in 1 2 3; do
+  timeout 200 "$RAFTLAB" check --dir "$D" --clients 10 --keys 1 --duration 12s \
+    --nemesis isolate-leader,partition --nemesis-interval 1200ms --seed "$attempt" \
+    --record "$WORK/h$attempt.jsonl" >"$WORK/out" 2>"$WORK/err"
+  rc=$?
+  tail -n 3 "$WORK/err" >&2
+  if [ $rc -eq 1 ]; then
+    grep -qi "not linearizable" "$WORK/out" || fail "exit 1 without a NOT LINEARIZABLE report"
+    # The same history, checked again from the file, gives the same verdict.
+    expect_rc 1 "$RAFTLAB" check --history "$WORK/h$attempt.jsonl"
+    echo "$NAME: caught on attempt $attempt" >&2
+    exit 0
+  fi
+  [ $rc -eq 0 ] || { cat "$WORK/err" >&2; fail "check exited $rc"; }
+done
+fail "3 runs under partitions never caught the stale reads"
