@@ -135,6 +135,7 @@ void KvClient::submit(uint64_t session, KvOp kvop, Done done) {
     raw->last_error = closed_ ? "the client is closed"
                               : (it == sessions_.end() ? "no such session"
                                                        : "the session has an operation in flight");
+    raw->session = 0;  // not this session's operation: finishing it must not free the session
     raw->retry_at_ms = 0;
     raw->deadline_ms = now;  // the sweep fails it (done is never called from submit)
     uv_ref(reinterpret_cast<uv_handle_t*>(sweep_timer_));

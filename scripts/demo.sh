@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a real 5-node cluster on this machine (five `raftlab node` processes on 127.0.0.1,
-# each with its own write-ahead log), walked through a leader crash, a partition and a heal,
-# with the status table after each step; then `down`. Installs what it needs (root on Debian
+# each with its own write-ahead log), walked through writes to the replicated KV store, a leader
+# crash, a partition and a heal, with the status table after each step; then 10 s of
+# `raftlab check` (clients under every kind of fault, then a linearizability check); `down`. Installs what it needs (root on Debian
 # 12) and builds the release tree first.
 #
 #   bash scripts/demo.sh          the process lab
@@ -29,9 +30,14 @@ rl() { "$raftlab" "$@" --dir "$dir"; }
 
 step "raftlab up -n 5: five node processes elect a leader"
 rl up -n 5
-step "raftlab kill leader: SIGKILL the leader; the others elect a new one"
+step "raftlab put / append / get: the replicated key/value store (ask any node)"
+rl put greeting hello --node random
+rl append greeting ", raft"
+rl get greeting
+step "raftlab kill leader: SIGKILL the leader; the others elect a new one, nothing is lost"
 rl kill leader
 rl wait leader --timeout 10s
+rl get greeting
 rl status
 step "raftlab partition --random isolate-leader: the leader is cut off"
 term_of() { grep -o '"term": *[0-9]*' | grep -o '[0-9]*$'; }
@@ -53,5 +59,8 @@ rl heal
 rl wait converged --timeout 10s
 rl status
 rl log diff
+step "raftlab check: 6 clients for 10 s under partitions, crashes, pauses, loss...; then the verdict"
+rl check --clients 6 --duration 10s --nemesis all --nemesis-interval 1500ms ||
+  echo "(check exited $?)"
 step "raftlab down"
 rl down

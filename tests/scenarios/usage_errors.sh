@@ -64,4 +64,16 @@ expect_rc 4 "$RAFTLAB" up --dir "$WORK/p" --base-port "$(cat "$WORK/port")" -n 1
 kill "$holder"
 grep -q "in use" "$WORK/err" || fail "port in use: $(cat "$WORK/err")"
 [ ! -e "$WORK/p/cluster.json" ] || fail "a refused up wrote cluster.json"
+# The KV, check and bench commands: usage errors are exit 2 and name the problem; no cluster is 4.
+expect_rc 2 "$RAFTLAB" put onlykey --dir "$D"
+expect_rc 2 "$RAFTLAB" cas k old --dir "$D"
+expect_rc 2 "$RAFTLAB" get k --timeout soon --dir "$D"
+expect_rc 2 "$RAFTLAB" bench --reads 150% --dir "$D"
+expect_rc 2 "$RAFTLAB" check --nemesis partition,meteor --dir "$D"
+grep -q "meteor" "$WORK/err" || fail "unknown nemesis not named: $(cat "$WORK/err")"
+echo '{}' >"$WORK/h.jsonl"
+expect_rc 2 "$RAFTLAB" check --history "$WORK/h.jsonl" --clients 3
+expect_rc 2 "$RAFTLAB" up --unsafe no_such_switch --dir "$WORK/u"
+expect_rc 4 "$RAFTLAB" get k --dir "$WORK/none"
+expect_rc 4 "$RAFTLAB" check --history "$WORK/missing.jsonl"
 exit 0
