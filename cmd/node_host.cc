@@ -46,7 +46,6 @@ constexpr size_t kEventsFlushBytes = 64u << 10;     // or once this many are buf
 constexpr size_t kEventsBufferBytesMax = 4u << 20;  // beyond this events are dropped and counted
 constexpr uint64_t kPeerReloadIntervalMs = 1000;    // cluster.json re-read for an unknown peer
 constexpr size_t kProposalBatchMax = 1024;          // client commands in one Propose
-constexpr size_t kInlineSyncBytesMax = 1024;        // smaller groups are synced on the loop
 constexpr uint64_t kPendingWriteTimeoutMs = 30000;  // then the client hears "unknown"
 constexpr uint64_t kPendingReadTimeoutMs = 10000;   // the core times reads out before this
 constexpr size_t kPendingRequestsMax = 100000;      // writes and reads awaiting an answer
@@ -212,7 +211,6 @@ class Host {
 
   // Group commit state. Invariant: at most one SyncWork in flight (sync_in_flight_).
   bool sync_in_flight_ = false;
-  size_t unsynced_bytes_ = 0;  // entry bytes written since the last begin_sync
   std::deque<std::pair<uint64_t, uint64_t>> pending_ids_;  // (persist_id, wal seq) not durable
   uint64_t durable_persist_id_ = 0;                        // newest persist id durable
   // messages_after_persist waiting for their persist_id, in persist_id order.
@@ -565,7 +563,6 @@ void Host::handle(Ready ready) {
         wal_->remove_segments_below(std::min(*ready.compacted_through, durable_snapshot_index_));
       }
       if (ready.hard_state || !ready.entries.empty()) {
-        for (const Entry& e : ready.entries) unsynced_bytes_ += e.data.size() + 32;
         wal_->write(ready.hard_state, ready.entries);
       }
     } catch (const std::exception& e) {
@@ -600,21 +597,6 @@ void Host::maybe_start_sync() {
   if (wal_->written_seq() == wal_->durable_seq()) {
     // A Ready whose writes added no WAL record (a compaction only) is durable already.
     if (!pending_ids_.empty()) release_durable(wal_->durable_seq());
-    return;
-  }
-  // A small group (light load: a few entries, a heartbeat's hard state) is synced right here:
-  // handing it to a worker and back costs two thread wake-ups, a good part of a write's
-  // latency at light load (measured with one client: p50 0.51-0.59 -> 0.45 ms). A larger group
-  // goes to a worker, so the loop keeps receiving and sending while the disk works (group
-  // commit). The price, measured: 10-20% of the throughput at 16-64 clients, where followers
-  // still see many small groups; the throughput at 256 clients is unchanged.
-  const bool inline_sync = unsynced_bytes_ <= kInlineSyncBytesMax;
-  unsynced_bytes_ = 0;
-  if (inline_sync) {
-    persist::SyncJob job = wal_->begin_sync();
-    sync_in_flight_ = true;
-    job.run();
-    on_sync_done(std::move(job));
     return;
   }
   auto* work = new SyncWork;
