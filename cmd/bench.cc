@@ -37,12 +37,6 @@ struct BenchOptions {
   bool json = false;
 };
 
-uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 struct Bench {
   const BenchOptions* o = nullptr;
   net::KvClient* client = nullptr;
@@ -71,7 +65,7 @@ struct Bench {
   }
 
   void issue(uint64_t session) {
-    const uint64_t t0 = now_ns();
+    const uint64_t t0 = monotonic_ns();
     if (t0 >= stop_ns) {                   // this session is done
       if (--active == 0) client->close();  // the connections go; uv_run returns
       return;
@@ -86,7 +80,7 @@ struct Bench {
       op.value = value;
     }
     client->submit(session, std::move(op), [this, session, t0, read](const net::OpResult& r) {
-      const uint64_t t1 = now_ns();
+      const uint64_t t1 = monotonic_ns();
       if (t0 >= measure_from_ns && t1 <= stop_ns) {
         if (r.outcome == net::OpOutcome::kOk) {
           ++ok;
@@ -134,7 +128,7 @@ int run_bench(const BenchOptions& o) {
         &loop, kv_client_options(spec, *parse_duration_ms(o.timeout), std::random_device{}()));
     b.client = &client;
     b.latencies_us.reserve(1u << 20);
-    b.start_ns = now_ns();
+    b.start_ns = monotonic_ns();
     b.measure_from_ns = b.start_ns + warmup_ms * 1'000'000ull;
     b.stop_ns = b.measure_from_ns + duration_ms * 1'000'000ull;
     std::cerr << "bench: " << o.clients << " clients, " << o.duration << " (after " << o.warmup

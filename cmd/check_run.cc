@@ -71,12 +71,6 @@ struct CheckOptions {
   bool run_flags = false;  // a run flag was given (refused with --history)
 };
 
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // The history file, shared by the client loop thread and the nemesis thread.
 class Recorder {
  public:

@@ -44,6 +44,10 @@ constexpr uint32_t kPortWaitMs = 2000;  // between status polls of `wait` and `u
 // ---------------------------------------------------------------------------------------------
 // Parsing: durations (`150ms`, `2s`, `1m`), ratios (`10%`, `0.1`), node selectors.
 
+/// CLOCK_MONOTONIC in nanoseconds: the clock of histories, events and latencies (never a wall
+/// clock that a fault or an NTP step could move).
+uint64_t monotonic_ns();
+
 /// Milliseconds in "150ms", "2s", "1m" (a bare number is milliseconds); nullopt if malformed.
 std::optional<uint64_t> parse_duration_ms(const std::string& text);
 /// "10%" -> 0.1, "0.1" -> 0.1; nullopt if malformed or outside [0, 1].

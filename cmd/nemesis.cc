@@ -83,12 +83,6 @@ constexpr uint64_t kConvergePollsMax = 100'000;     // with the deadline
 constexpr uint32_t kConvergeAdminTimeoutMs = 200;
 constexpr uint32_t kConvergePollMs = 50;
 
-uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 struct CommandResult {
   int rc = -1;             // the exit code; 128+N when killed by signal N; -1 if not started
   bool timed_out = false;  // killed after the bound

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cmd/cluster_dir.h"
+#include "cmd/lab.h"
 #include "cmd/lab_contract.h"
 #include "net/admin_server.h"
 #include "net/transport.h"
@@ -49,12 +50,6 @@ constexpr size_t kProposalBatchMax = 1024;          // client commands in one Pr
 constexpr uint64_t kPendingWriteTimeoutMs = 30000;  // then the client hears "unknown"
 constexpr uint64_t kPendingReadTimeoutMs = 10000;   // the core times reads out before this
 constexpr size_t kPendingRequestsMax = 100000;      // writes and reads awaiting an answer
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // events.jsonl: one JSON object per line, buffered so the loop never waits on the disk for
 // long (a write to the page cache every 100 ms). Not fsynced: events are for observing, and

@@ -37,6 +37,15 @@ class Reader {
 
   size_t remaining() const { return rest_.size(); }
 
+  template <typename T>
+  bool little_endian(T& v) {
+    if (rest_.size() < sizeof(T)) return false;
+    v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) v |= T{static_cast<uint8_t>(rest_[i])} << (8 * i);
+    rest_.remove_prefix(sizeof(T));
+    return true;
+  }
+
   bool u8(uint8_t& v) {
     if (rest_.empty()) return false;
     v = static_cast<uint8_t>(rest_[0]);
@@ -44,21 +53,8 @@ class Reader {
     return true;
   }
 
-  bool u32(uint32_t& v) {
-    if (rest_.size() < 4) return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(rest_[i])} << (8 * i);
-    rest_.remove_prefix(4);
-    return true;
-  }
-
-  bool u64(uint64_t& v) {
-    if (rest_.size() < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(rest_[i])} << (8 * i);
-    rest_.remove_prefix(8);
-    return true;
-  }
+  bool u32(uint32_t& v) { return little_endian(v); }
+  bool u64(uint64_t& v) { return little_endian(v); }
 
   // A u32 length, at most `max`, followed by that many bytes. On failure `error` says why.
   bool bytes(std::string_view& v, size_t max, const char* what, std::string& error) {
