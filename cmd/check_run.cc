@@ -405,9 +405,8 @@ void setup_check(CLI::App& app) {
                       "Bound on one client operation; then it is recorded info (default 2s)")
           ->check(duration_validator()),
       cmd->add_option("--seed", o->seed, "Seed of the workload and the nemesis (default random)")};
-  cmd->callback([o, cmd, run_flags] {
+  cmd->callback([o, run_flags] {
     for (CLI::Option* opt : run_flags) o->run_flags = o->run_flags || opt->count() > 0;
-    (void)cmd;
     run_command([o] { return run_check(*o); });
   });
 }

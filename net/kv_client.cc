@@ -163,9 +163,7 @@ void KvClient::start_try(Operation* op) {
   } else if (op->op.stale && op->op.node) {
     node = op->op.node;  // a stale read asks the node it names, or nobody
   } else if (leader_ && leader_ != op->node) {
-    node = leader_;
-  } else if (leader_ && op->result.tries == 0) {
-    node = leader_;
+    node = leader_;  // (op->node is none before the first try)
   } else if (op->result.tries == 0) {
     // No leader known yet: start anywhere (random), then go round.
     auto it = options_.nodes.begin();
