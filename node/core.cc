@@ -594,6 +594,7 @@ void Core::handle_append_entries(const Message& m) {
   r.type = MessageType::kAppendEntriesResponse;
   r.to = m.from;
   r.term = term_;
+  r.context = m.context;  // tells the leader which AppendEntries this answers
 
   if (m.prev_log_index < log_.base_index()) {
     // The leader probes below what we compacted: those entries are committed and match.
@@ -737,12 +738,12 @@ void Core::handle_append_response(const Message& m) {
   if (pr.state == ProgressState::kSnapshot) {
     // An answer to an AppendEntries from before the snapshot began (or the "we compacted
     // past that" answer): only its match is news.
-    if (!m.reject && m.match_index > pr.match) pr.match = m.match_index;
+    if (!m.reject) raise_match(pr, m.match_index);
     return;
   }
 
   if (!m.reject) {
-    if (m.match_index > pr.match) pr.match = m.match_index;
+    raise_match(pr, m.match_index);
     if (pr.next <= pr.match) pr.next = pr.match + 1;
     while (!pr.inflight.empty() && pr.inflight.front() <= m.match_index) pr.inflight.pop_front();
     if (pr.state == ProgressState::kProbe) {
@@ -760,21 +761,81 @@ void Core::handle_append_response(const Message& m) {
     return;
   }
 
+  // A rejection that says the follower holds less than it acknowledged is either stale (a
+  // reordered or duplicated answer to an AppendEntries it handled before it acknowledged
+  // match) or news that it lost entries. Only an answer to an AppendEntries sent after match
+  // was learned is news: see answers_after_match.
+  const bool below_match = m.rejected_index <= pr.match || m.last_index < pr.match;
+  if (below_match && answers_after_match(pr, m)) {
+    reset_lost_follower(m.from, pr, m);
+    return;
+  }
   if (m.rejected_index <= pr.match) return;  // stale: we already know more than this
   if (pr.state == ProgressState::kProbe && m.rejected_index + 1 != pr.next) return;  // old probe
-  // Fast backup: skip to the end of the conflicting term in our log, or past the follower's
-  // log when it is too short, but always back at least one entry.
+  pr.state = ProgressState::kProbe;
+  pr.probe_sent = false;
+  pr.inflight.clear();
+  pr.next = backup_next(pr, m);
+  send_append(m.from, true);
+}
+
+// Fast backup: skip to the end of the conflicting term in our log, or past the follower's log
+// when it is too short, but always back at least one entry and never to or below match.
+Index Core::backup_next(const Progress& pr, const Message& m) const {
   Index next = m.conflict_index;
   if (m.conflict_term) {
     if (auto last = log_.last_index_of_term(m.conflict_term)) next = *last + 1;
   }
   next = std::min(next, m.rejected_index);
-  next = std::max(next, pr.match + 1);
+  return std::max(next, pr.match + 1);
+}
+
+// True if `m` answers an AppendEntries sent after the leader learned pr.match. The follower
+// handled that request after it sent the acknowledgement of match, and it acknowledges only
+// what is durable (messages_after_persist); within a term nothing it acknowledged is ever
+// truncated (the leader's entries never conflict with themselves). So if such an answer says
+// it holds less than match, it lost durable entries. An answer to an earlier request proves
+// nothing: the follower may have handled it before it caught up, the network may have
+// reordered or duplicated it (appends are pipelined), and acting on it would move match back
+// for a follower that holds everything.
+bool Core::answers_after_match(const Progress& pr, const Message& m) const {
+  return m.context > pr.match_seq;
+}
+
+// Issue 10: a follower lost entries it had acknowledged (its WAL tail cut by hand, its
+// directory wiped). Raft assumes this never happens; without this repair every rejection at
+// or below match would be dropped as stale and the follower would stay behind until the
+// leader changed. The leader says so once, takes the follower's word for what it still holds
+// and probes from there. Lowering match is safe: commit_ never decreases, and a lower match
+// only makes maybe_commit and the commit index sent in heartbeats more cautious.
+void Core::reset_lost_follower(NodeId peer, Progress& pr, const Message& m) {
+  // What it still holds that matches ours: a cut tail leaves a prefix of what it
+  // acknowledged, so up to its last index; below a conflicting term it names, to be careful.
+  Index holds = std::min(pr.match, m.last_index);
+  if (m.conflict_index) holds = std::min(holds, m.conflict_index - 1);
+  Notice n;
+  n.kind = NoticeKind::kFollowerLostEntries;
+  n.peer = peer;
+  n.acknowledged = pr.match;
+  n.holds = holds;
+  n.text = "follower " + str(peer.get()) + " lost entries it had acknowledged: it holds " +
+           str(holds.get()) + " of " + str(pr.match.get()) + " (log ends at " +
+           str(m.last_index.get()) + "); repairing it from " + str(holds.get() + 1);
+  ready_.notices.push_back(std::move(n));
+  pr.match = holds;
+  pr.match_seq = append_seq_;  // answers to earlier requests describe the log it lost
+  pr.match_at_heartbeat = holds;
   pr.state = ProgressState::kProbe;
   pr.probe_sent = false;
   pr.inflight.clear();
-  pr.next = next;
-  send_append(m.from, true);
+  pr.next = backup_next(pr, m);
+  send_append(peer, true);
+}
+
+void Core::raise_match(Progress& pr, Index match) {
+  if (match <= pr.match) return;
+  pr.match = match;
+  pr.match_seq = append_seq_;
 }
 
 void Core::handle_heartbeat_response(const Message& m) {
@@ -809,9 +870,20 @@ void Core::handle_heartbeat_response(const Message& m) {
       pr.snapshot_acked_at_heartbeat = pr.snapshot_acked;
       break;
   }
+  // A follower that says it holds less than it acknowledged sent this answer before that
+  // acknowledgement, or lost entries. Nothing else would make an idle leader send it an
+  // AppendEntries, so probe at match to find out: a fresh rejection proves the loss
+  // (handle_append_response); an acceptance costs one round trip.
+  const bool verify =
+      m.last_index < pr.match && pr.inflight.empty() && pr.state != ProgressState::kSnapshot;
+  if (verify) {
+    pr.state = ProgressState::kProbe;
+    pr.probe_sent = false;
+    pr.next = pr.match + 1;
+  }
   pr.match_at_heartbeat = pr.match;
-  if (pr.match < log_.last_index() || pr.state == ProgressState::kSnapshot) {
-    send_append(m.from, false);
+  if (pr.match < log_.last_index() || pr.state == ProgressState::kSnapshot || verify) {
+    send_append(m.from, verify);
   }
 }
 
@@ -821,7 +893,7 @@ void Core::handle_snapshot_response(const Message& m) {
   Progress& pr = it->second;
   pr.recent_active = true;
   if (m.done) {
-    if (m.match_index > pr.match) pr.match = m.match_index;
+    raise_match(pr, m.match_index);
     if (pr.state == ProgressState::kSnapshot) {
       // Installed: replicate the entries after it, probing from there.
       pr.state = ProgressState::kProbe;
@@ -896,6 +968,7 @@ void Core::send_append(NodeId to, bool allow_empty) {
   m.prev_log_index = pr.next - 1;
   m.prev_log_term = *log_.term_at(m.prev_log_index);
   m.commit = commit_;
+  m.context = ++append_seq_;  // the answer echoes it (answers_after_match)
   if (pr.state == ProgressState::kReplicate) {
     pr.next = entries.back().index + 1;  // optimistic: the pipeline assumes delivery
     pr.inflight.push_back(entries.back().index);

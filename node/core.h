@@ -96,6 +96,10 @@ class Core {
   void handle_heartbeat(const Message& m);
   void handle_install_snapshot(const Message& m);
   void handle_append_response(const Message& m);
+  Index backup_next(const Progress& pr, const Message& m) const;  // fast backup from a reject
+  bool answers_after_match(const Progress& pr, const Message& m) const;
+  void reset_lost_follower(NodeId peer, Progress& pr, const Message& m);
+  void raise_match(Progress& pr, Index match);
   void handle_heartbeat_response(const Message& m);
   void handle_snapshot_response(const Message& m);
   void handle_vote_response(const Message& m);
@@ -206,6 +210,9 @@ class Core {
 
   std::map<NodeId, bool> votes_;         // candidate/pre-candidate: answers received
   std::map<NodeId, Progress> progress_;  // leader: one per other member
+  // Leader: the sequence number of the newest AppendEntries sent (carried in Message::context
+  // and echoed by the answer), so an answer can be placed after or before a change of match.
+  uint64_t append_seq_ = 0;
 
   // Leadership transfer (thesis §3.10), leader only.
   NodeId transfer_target_;  // none when no transfer is under way

@@ -19,8 +19,10 @@ enum class ProgressState : uint8_t {
 const char* to_string(ProgressState state);
 
 struct Progress {
-  Index match;  // highest index known replicated on the follower; never decreases in a term
-  Index next;   // next index to send; invariant: match < next
+  // Highest index known replicated on the follower. Never decreases in a term, unless the
+  // follower proves it lost entries it had acknowledged (Core::reset_lost_follower).
+  Index match;
+  Index next;  // next index to send; invariant: match < next
   ProgressState state = ProgressState::kProbe;
   bool probe_sent = false;     // kProbe: an AppendEntries is outstanding; wait for the answer
   bool recent_active = false;  // heard from since the last CheckQuorum round
@@ -38,6 +40,9 @@ struct Progress {
   uint64_t snapshot_acked_at_heartbeat = 0;
 
   uint64_t read_round_acked = 0;  // newest leadership round (thesis §6.4) it answered
+  // The leader's append_seq_ when match last rose: an answer to an AppendEntries with a larger
+  // sequence number was written after the follower had made `match` durable.
+  uint64_t match_seq = 0;
 };
 
 }  // namespace raftlab

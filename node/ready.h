@@ -24,6 +24,7 @@
 //      only once they are durable on this node. Then answer the reads in `reads` (each is
 //      ready: the state machine has applied its read index) and fail those in
 //      `reads_failed`.
+//   4. LOG. Log every line of `notices` (the core does no I/O, so it cannot log them itself).
 //
 // Nothing else in the core has side effects: it does no I/O, reads no clock, starts no thread
 // and draws randomness only from the seed in its Config.
@@ -130,6 +131,22 @@ struct ReadFailure {
   NodeId leader_hint;
 };
 
+/// Something an operator should hear about, though the core goes on without help.
+enum class NoticeKind : uint8_t {
+  // Leader: a follower rejected an AppendEntries it received after acknowledging `acknowledged`
+  // and says it holds only up to `holds`: it lost entries it had made durable (a WAL tail cut
+  // by hand, a wiped directory). Outside Raft's assumptions; the leader repairs it at once.
+  kFollowerLostEntries,
+};
+
+struct Notice {
+  NoticeKind kind = NoticeKind::kFollowerLostEntries;
+  NodeId peer;         // the node it is about
+  Index acknowledged;  // kFollowerLostEntries: the match index the follower had acknowledged
+  Index holds;         // kFollowerLostEntries: what it still holds, by its own answer
+  std::string text;    // one line, ready to log
+};
+
 struct Ready {
   std::optional<Snapshot> snapshot;        // 1. persist as the newest snapshot; 3. see restore
   std::optional<Index> truncate_from;      // 1. discard stored entries >= this
@@ -147,6 +164,7 @@ struct Ready {
   std::vector<ReadState> reads;                 // 3. then serve these reads
   std::vector<ReadFailure> reads_failed;        // 3. and fail these
   std::optional<Outcome> outcome;               // the answer to this step's request, if any
+  std::vector<Notice> notices;                  // 4. log each; the core says each thing once
 
   bool has_writes() const {
     return snapshot.has_value() || truncate_from.has_value() || compacted_through.has_value() ||
@@ -154,7 +172,8 @@ struct Ready {
   }
   bool empty() const {
     return !has_writes() && messages.empty() && messages_after_persist.empty() &&
-           committed.empty() && reads.empty() && reads_failed.empty() && !outcome.has_value();
+           committed.empty() && reads.empty() && reads_failed.empty() && !outcome.has_value() &&
+           notices.empty();
   }
 };
 

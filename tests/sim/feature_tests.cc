@@ -456,6 +456,86 @@ TEST_CASE("membership: a removed server does not disrupt the cluster", "[feature
   finish(c);
 }
 
+// ---------------------------------------------------------------------------------------------
+// A follower that lost entries it had acknowledged (issue 10): its WAL tail cut by hand while it
+// was stopped. Outside Raft's assumptions, so the test cuts the simulated disk deliberately
+// (Cluster::lose_tail) and only once every other node holds everything. The leader used to drop
+// the follower's rejections as stale (at or below the match index it knew) and left it behind
+// until the leader changed; now it must repair it before even the shortest election timeout
+// could pass, say so once, and keep its leadership and term.
+
+constexpr uint64_t kHeartbeatMs = 100;
+// One heartbeat to reach the restarted follower, then a few round trips (1-3 ms each way) and
+// syncs (1-4 ms): well under the 300 ms shortest election timeout.
+constexpr uint64_t kRepairMs = 2 * kHeartbeatMs;
+constexpr int kLostTailEntries = 30;  // committed on every node before the cut
+
+struct LostTailCase {
+  const char* name;
+  uint64_t cut_from;  // the follower keeps entries below this (1: its whole log)
+  bool writing;       // the leader takes writes meanwhile (else it is idle)
+};
+
+void repair_lost_tail(const LostTailCase& lc) {
+  const std::string test_name = "repair: a follower that lost acknowledged entries";
+  Cluster c(scenario_config(3, 3, test_name));
+  for (int k = 0; k < kLostTailEntries; ++k) {
+    commit(c, "x=" + std::to_string(k), ids({1, 2, 3}));
+  }
+  const NodeId leader = leader_of(c);
+  const Term term = c.core(leader)->term();
+  const NodeId victim = Cluster::node_id(static_cast<int>(leader.get()) % 3);
+  const Index acknowledged = c.core(leader)->progress(victim)->match;
+  REQUIRE(acknowledged.get() > lc.cut_from);
+  c.crash(victim);
+  REQUIRE(c.lose_tail(victim, Index(lc.cut_from)));
+  require_ok(c);  // the others still hold every committed entry
+  REQUIRE(c.disk(victim).last_index() == Index(lc.cut_from - 1));
+  c.restart(victim);
+  require_ok(c);
+
+  const uint64_t start_ms = c.now_ms();
+  const uint64_t target = c.committed().size();  // everything committed before the cut
+  int written = 0;
+  const auto repaired = [&] { return c.kv(victim).applied() >= target; };
+  while (!repaired() && c.now_ms() - start_ms < kRepairMs) {
+    if (lc.writing) c.propose(leader, {"y=" + std::to_string(written++)});
+    c.run_until(repaired, 10);
+    require_ok(c);
+  }
+  const uint64_t took_ms = c.now_ms() - start_ms;
+  INFO(lc.name << ": node " << victim.get() << " applied " << c.kv(victim).applied() << " of "
+               << target << " after " << took_ms << " ms");
+  REQUIRE(repaired());
+  REQUIRE(took_ms <= kRepairMs);
+  // Repaired by the same leader in the same term, not by an election.
+  REQUIRE(c.core(leader)->role() == Role::kLeader);
+  REQUIRE(c.core(leader)->term() == term);
+  // Said once, by the leader, about the victim, with what it really holds.
+  REQUIRE(c.notices().size() == 1);
+  const auto& [from, notice] = c.notices().front();
+  CHECK(from == leader);
+  CHECK(notice.kind == NoticeKind::kFollowerLostEntries);
+  CHECK(notice.peer == victim);
+  CHECK(notice.holds == Index(lc.cut_from - 1));
+  CHECK(notice.acknowledged >= acknowledged);
+  std::printf("%s: node %llu repaired in %llu ms (%d writes meanwhile): %s\n", lc.name,
+              static_cast<unsigned long long>(victim.get()),
+              static_cast<unsigned long long>(took_ms), written, notice.text.c_str());
+  commit(c, "x=after", ids({1, 2, 3}));
+  finish(c);
+}
+
+TEST_CASE("repair: a follower that lost acknowledged entries is repaired at once",
+          "[feature][repair]") {
+  for (const LostTailCase& lc : {LostTailCase{"tail cut, idle leader", 11, false},
+                                 LostTailCase{"tail cut, leader writing", 11, true},
+                                 LostTailCase{"whole log lost, idle leader", 1, false},
+                                 LostTailCase{"whole log lost, leader writing", 1, true}}) {
+    repair_lost_tail(lc);
+  }
+}
+
 // Random add/remove/transfer operations mixed with crashes and partitions: the membership
 // schedule of the soak, on 3 and 5 voters with spares; every safety checker runs throughout.
 TEST_CASE("membership: random changes, transfers, crashes and partitions",

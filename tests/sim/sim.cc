@@ -357,6 +357,18 @@ void Cluster::restart(NodeId id) {
   check_committed_durable(false);
 }
 
+bool Cluster::lose_tail(NodeId id, Index from) {
+  Node& n = *nodes_[id.get() - 1];
+  if (n.core != nullptr || !n.disk.lose_tail(from)) return false;
+  tails_lost_.insert(id);
+  if (narrate) {
+    narrate("node " + std::to_string(id.get()) + " loses its durable entries from " +
+            std::to_string(from.get()));
+  }
+  check_committed_durable(true);
+  return true;
+}
+
 bool Cluster::up(NodeId id) const { return nodes_[id.get() - 1]->core != nullptr; }
 
 const Core* Cluster::core(NodeId id) const { return nodes_[id.get() - 1]->core.get(); }
@@ -580,6 +592,17 @@ void Cluster::handle_ready(int i, Ready ready, Outcome* outcome) {
   if (!ok()) return;
 
   if (outcome != nullptr && ready.outcome) *outcome = *ready.outcome;
+
+  // 4. LOG. Honest disks never lose what they acknowledged, so a "lost entries" notice about
+  // a node whose tail no test cut means the leader took a stale rejection for news.
+  for (Notice& notice : ready.notices) {
+    if (notice.kind == NoticeKind::kFollowerLostEntries && !tails_lost_.count(notice.peer)) {
+      fail("false alarm", who + ": " + notice.text);
+      return;
+    }
+    if (narrate) narrate(who + ": " + notice.text);
+    notices_.emplace_back(n.id, std::move(notice));
+  }
 }
 
 void Cluster::send(int i, Message m) {

@@ -14,6 +14,8 @@
 //   3. APPLY: `restore_snapshot` replaces the node's state machine (a KvStore) with the
 //      snapshot's bytes; `committed` is applied to it and appended to the node's applied
 //      sequence; `reads` are answered from it and checked for linearizability.
+//   4. LOG: `notices` are kept (notices()) and narrated; a leader's "follower lost entries"
+//      about a node whose disk no test cut (lose_tail) is a violation.
 // Every snapshot_every applied entries the host snapshots its state machine (SnapshotTaken);
 // a restart restores the state machine from the durable snapshot and the core from
 // Restored{hard state, log, snapshot}.
@@ -29,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -169,6 +172,14 @@ class Cluster {
 
   void crash(NodeId id);    // loses the core, unsynced writes and unsent after-persist messages
   void restart(NodeId id);  // a new core from the durable state
+  /// Outside Raft's assumptions, deliberately: a crashed node's durable entries >= `from`
+  /// vanish (SimDisk::lose_tail). Only tests that model a hand-cut WAL call it; it is what
+  /// makes a leader's "follower lost entries" notice legitimate (checked in handle_ready).
+  /// False if the node is up or its disk refuses. Checks that every committed entry is still
+  /// durable on a majority.
+  bool lose_tail(NodeId id, Index from);
+  /// Every notice a node's Ready carried, in order: (reporting node, notice).
+  const std::vector<std::pair<NodeId, Notice>>& notices() const { return notices_; }
   bool up(NodeId id) const;
 
   /// Steps Propose into the node now; {accepted = false} if it is down.
@@ -289,6 +300,11 @@ class Cluster {
   std::map<uint64_t, OpenRead> open_reads_;
   std::map<uint64_t, ReadResult> read_results_;
   uint64_t next_read_id_ = 1;
+
+  // Notices, and the nodes whose disks lose_tail cut: a leader may say a follower lost
+  // entries only if one of these really did (anything else misreads a stale rejection).
+  std::vector<std::pair<NodeId, Notice>> notices_;
+  std::set<NodeId> tails_lost_;
 
   std::optional<Violation> violation_;
   Stats stats_;

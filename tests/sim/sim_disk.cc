@@ -1,6 +1,7 @@
 // The simulated disk (see sim_disk.h).
 #include "tests/sim/sim_disk.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "node/message.h"  // describe(Entry)
@@ -48,6 +49,13 @@ std::optional<std::string> SimDisk::complete_sync() {
 void SimDisk::crash() {
   pending_.clear();
   sync_through_seq_ = durable_seq_;
+}
+
+bool SimDisk::lose_tail(Index from) {
+  if (!pending_.empty() || from <= base_ || !from) return false;
+  if (from <= last_index()) entries_.resize(from - first_index());
+  hard_state_.commit = std::min(hard_state_.commit, from - 1);
+  return true;
 }
 
 std::optional<std::string> SimDisk::apply_write(const Write& w) {

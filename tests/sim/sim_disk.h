@@ -48,6 +48,11 @@ class SimDisk {
   std::optional<std::string> complete_sync();
   /// Loses every write that is not durable.
   void crash();
+  /// A fault outside Raft's assumptions, for tests only: durable entries >= `from` vanish, as
+  /// when a WAL tail is cut by hand (from 1: the whole log). The hard state keeps its term and
+  /// vote; its commit drops to what is left, or the node could not restart. Only on an idle
+  /// disk (no write pending) and above the durable snapshot; false otherwise.
+  bool lose_tail(Index from);
 
   const HardState& hard_state() const { return hard_state_; }
   /// The durable log: entries()[k] has index first_index() + k (k - 1 for index k until the

@@ -131,6 +131,11 @@ void Harness::handle(int id, Ready ready) {
       print("  accepted");
     }
   }
+  // 4. Log.
+  for (Notice& notice : ready.notices) {
+    print("  notice: " + notice.text);
+    n.notices.push_back(std::move(notice));
+  }
   if (ready.has_writes()) handle(id, n.core->step(Persisted{ready.persist_id}));
 }
 
@@ -221,6 +226,14 @@ void Harness::restart(int id) {
   n.applied.clear();  // the state machine is rebuilt from the snapshot and the log
   n.restored_index = n.snapshot ? n.snapshot->meta.index : Index(0);
   n.up = true;
+}
+
+void Harness::lose_tail(int id, uint64_t from) {
+  HarnessNode& n = nodes_.at(id);
+  if (n.up) throw std::logic_error("lose_tail: node " + std::to_string(id) + " is up");
+  std::erase_if(n.entries, [&](const Entry& e) { return e.index.get() >= from; });
+  if (n.hard_state.commit.get() >= from) n.hard_state.commit = Index(from - 1);
+  print(std::to_string(id) + " lost its durable entries from " + std::to_string(from));
 }
 
 int Harness::leader() const {

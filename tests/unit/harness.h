@@ -25,6 +25,7 @@ struct HarnessNode {
   std::vector<Entry> applied;        // everything handed to apply since, in order
   std::vector<ReadState> reads;      // reads the node may serve, in order
   std::vector<ReadFailure> reads_failed;
+  std::vector<Notice> notices;    // every notice its Readys carried, in order
   std::vector<NodeId> bootstrap;  // Config::voters it starts from
   bool up = true;
 };
@@ -77,6 +78,9 @@ class Harness {
   /// Crash: lose the core (the durable state stays). Restart: rebuild from durable state.
   void crash(int id);
   void restart(int id);
+  /// Outside Raft's assumptions, for tests: a crashed node's durable entries >= `from` vanish
+  /// (a WAL tail cut by hand); its durable commit drops to what is left.
+  void lose_tail(int id, uint64_t from);
 
   const std::vector<Message>& mailbox() const { return mailbox_; }
   std::vector<Message> take_mailbox();  // removes and returns every queued message

@@ -11,6 +11,7 @@
 //   add-spare ID
 //   deliver [TO] | stabilize | mailbox | status | log ID | progress ID
 //   isolate ID | cut FROM TO | heal | crash ID | restart ID
+//   lose-tail ID FROM (a crashed node's durable entries >= FROM vanish: outside Raft's rules)
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -160,6 +161,8 @@ class Runner {
       h_->crash(arg(1));
     } else if (cmd == "restart") {
       h_->restart(arg(1));
+    } else if (cmd == "lose-tail") {
+      h_->lose_tail(arg(1), static_cast<uint64_t>(arg(2)));
     } else {
       throw std::runtime_error("unknown command " + cmd);
     }
