@@ -5,7 +5,10 @@
 //
 // The membership seen here is the leader's own (its status "voters" and "learners"), not the
 // bootstrap "voters" of cluster.json, which stay what the cluster started with: a node added
-// later boots with them and so knows it is not a voter until the leader says otherwise.
+// later has no bootstrap file, starts with no configuration and learns it from the leader.
+// `raftlab rebuild ID` brings back a node whose disk was lost (remove, wipe, add).
+
+#include <signal.h>
 
 // g++ 12 false positive inside CLI11 (see main.cc).
 #pragma GCC diagnostic push
@@ -15,12 +18,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <thread>
 
+#include "cmd/dir_lock.h"
 #include "cmd/lab.h"
+#include "cmd/lab_contract.h"
 #include "cmd/nemesis.h"
 
 namespace raftlab::lab {
@@ -202,9 +208,10 @@ struct MemberOptions {
 // Appends a node that cluster.json does not know yet, on a free port, and tells the running
 // nodes (reload_faults also re-reads the peers), so every node can reach it.
 void add_to_cluster_json(const std::string& dir, NodeId id) {
+  const DirLock lock = lock_cluster_dir(dir);  // no other command's change is lost
   std::vector<int> held;
   const uint16_t port = pick_free_port(held);
-  ClusterSpec spec = load_cluster(dir);  // fresh: as little as possible between read and write
+  ClusterSpec spec = load_cluster(dir);
   if (spec.node(id) == nullptr) {
     spec.nodes.push_back(NodeSpec{id, port});
     save_cluster(dir, spec);
@@ -214,48 +221,54 @@ void add_to_cluster_json(const std::string& dir, NodeId id) {
   push_faults(dir, spec);
 }
 
-int run_member(const MemberOptions& o) {
-  const std::string dir = absolute_dir(resolve_dir(o.dir));
-  ClusterSpec spec = load_cluster(dir);
-  const NodeId id(o.id);
+// Waits for a leader a majority agrees on: nothing is written or started while no change could
+// be made. LabError(4) when no node runs or none is agreed on before the deadline.
+LeaderView await_leader(const std::string& dir, const ClusterSpec& spec, Clock::time_point deadline,
+                        const std::string& timeout) {
+  for (uint64_t k = 0; k < kPollsMax; ++k) {
+    size_t running = 0;
+    if (auto v = poll_leader(dir, spec, &running)) return *v;
+    if (running == 0) throw LabError(kExitEnvironment, "no leader: no node is running");
+    if (Clock::now() > deadline) break;
+    sleep_ms(kPollIntervalMs);
+  }
+  throw LabError(kExitEnvironment, "no leader: no majority agreed on a leader within " + timeout);
+}
+
+// `add`: the node must run to be caught up; a new id gets a port in cluster.json first.
+void ensure_running(const std::string& dir, ClusterSpec& spec, NodeId id) {
   const std::string name = "node " + std::to_string(id.get());
-  const bool add = o.op == "add";
+  if (spec.node(id) == nullptr) {
+    add_to_cluster_json(dir, id);
+    spec = load_cluster(dir);
+  }
+  const ProcessState s = node_process_state(dir, id);
+  if (s == ProcessState::kPaused) throw LabError(kExitEnvironment, name + " is paused");
+  if (s == ProcessState::kStopped) {
+    if (!wait_port_free(spec.node(id)->port)) {
+      throw LabError(kExitEnvironment,
+                     "port " + std::to_string(spec.node(id)->port) + " of " + name + " is in use");
+    }
+    const pid_t pid = start_node(dir, id);
+    std::cerr << "raftlab: " << name << " started (pid " << pid << ")\n";
+  }
+}
+
+// Makes `id` a voter (add) or no member (remove) through the leader and returns the leader's
+// view once a majority reports the new configuration. LabError(3) when not done in time.
+LeaderView change_membership(const std::string& dir, const std::string& op, NodeId id,
+                             const std::string& timeout) {
+  ClusterSpec spec = load_cluster(dir);
+  const bool add = op == "add";
   if (!add && spec.node(id) == nullptr) {
     std::vector<NodeId> all;
     for (const NodeSpec& n : spec.nodes) all.push_back(n.id);
     throw LabError(kExitUsage, "unknown node " + std::to_string(id.get()) +
                                    " (the cluster has nodes " + ids_text(all) + ")");
   }
-  const auto deadline = Clock::now() + std::chrono::milliseconds(*parse_duration_ms(o.timeout));
-  // A leader first: nothing is written or started while no change could be made.
-  std::optional<LeaderView> v;
-  for (uint64_t k = 0; k < kPollsMax && !v; ++k) {
-    size_t running = 0;
-    v = poll_leader(dir, spec, &running);
-    if (v) break;
-    if (running == 0) throw LabError(kExitEnvironment, "no leader: no node is running");
-    if (Clock::now() > deadline) {
-      throw LabError(kExitEnvironment,
-                     "no leader: no majority agreed on a leader within " + o.timeout);
-    }
-    sleep_ms(kPollIntervalMs);
-  }
-  if (add) {
-    if (spec.node(id) == nullptr) {
-      add_to_cluster_json(dir, id);
-      spec = load_cluster(dir);
-    }
-    const ProcessState s = node_process_state(dir, id);
-    if (s == ProcessState::kPaused) throw LabError(kExitEnvironment, name + " is paused");
-    if (s == ProcessState::kStopped) {
-      if (!wait_port_free(spec.node(id)->port)) {
-        throw LabError(kExitEnvironment, "port " + std::to_string(spec.node(id)->port) + " of " +
-                                             name + " is in use");
-      }
-      const pid_t pid = start_node(dir, id);
-      std::cerr << "raftlab: " << name << " started (pid " << pid << ")\n";
-    }
-  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(*parse_duration_ms(timeout));
+  std::optional<LeaderView> v = await_leader(dir, spec, deadline, timeout);
+  if (add) ensure_running(dir, spec, id);
   std::string refusal;
   auto next_ask = Clock::now();
   for (uint64_t k = 0; k < kPollsMax; ++k) {
@@ -264,21 +277,13 @@ int run_member(const MemberOptions& o) {
       const bool voter = contains(v->voters, id);
       const bool learner = contains(v->learners, id);
       const bool done = add ? voter : (!voter && !learner);
-      if (done && config_on_majority(*v)) {
-        if (o.json) {
-          print_json({{"nodes", ids_json({id})}, {"voters", v->voters}, {"learners", v->learners}});
-        } else {
-          std::cout << name << (add ? " is a voter" : " is not a member") << ": voters "
-                    << list_text(v->voters) << ", learners " << list_text(v->learners) << "\n";
-        }
-        return kExitOk;
-      }
+      if (done && config_on_majority(*v)) return *v;
       // A learner is caught up and promoted by the leader on its own; anything else is asked
       // for (again: the leader may have dropped a learner that did not catch up).
       const bool ask = add ? (!voter && !learner) : (voter || learner);
       if (ask && Clock::now() >= next_ask) {
         const auto a =
-            admin_request(dir, v->leader, json{{"cmd", "member"}, {"op", o.op}, {"node", id.get()}},
+            admin_request(dir, v->leader, json{{"cmd", "member"}, {"op", op}, {"node", id.get()}},
                           kRequestTimeoutMs);
         if (!a || !a->value("ok", false)) refusal = error_of(a, v->leader);
         next_ask = Clock::now() + std::chrono::milliseconds(kRetryRefusedMs);
@@ -287,9 +292,80 @@ int run_member(const MemberOptions& o) {
     if (Clock::now() > deadline) break;
     sleep_ms(kPollIntervalMs);
   }
-  throw LabError(kExitTimeout, "member " + o.op + " " + std::to_string(id.get()) +
-                                   ": not done within " + o.timeout +
+  throw LabError(kExitTimeout, "member " + op + " " + std::to_string(id.get()) +
+                                   ": not done within " + timeout +
                                    (refusal.empty() ? "" : "; last refusal: " + refusal));
+}
+
+void print_membership(const LeaderView& v, NodeId id, const std::string& done, bool as_json) {
+  if (as_json) {
+    print_json({{"nodes", ids_json({id})}, {"voters", v.voters}, {"learners", v.learners}});
+  } else {
+    std::cout << "node " << id.get() << " " << done << ": voters " << list_text(v.voters)
+              << ", learners " << list_text(v.learners) << "\n";
+  }
+}
+
+int run_member(const MemberOptions& o) {
+  const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const NodeId id(o.id);
+  const LeaderView v = change_membership(dir, o.op, id, o.timeout);
+  print_membership(v, id, o.op == "add" ? "is a voter" : "is not a member", o.json);
+  return kExitOk;
+}
+
+// ---- rebuild -----------------------------------------------------------------------------------
+
+struct RebuildOptions {
+  std::string dir;
+  uint64_t id = 0;
+  std::string timeout = "30s";
+  bool json = false;
+};
+
+// Empties a stopped node's directory, under the node's own lock so no node process can be
+// running on it meanwhile. The lock file stays (it is what we hold).
+void wipe_node_dir(const std::string& dir, NodeId id) {
+  const std::string nd = node_dir(dir, id);
+  DirLock lock;
+  pid_t holder = 0;
+  if (!lock.acquire(nd + "/" + std::string(kNodeLock), 0, &holder)) {
+    throw LabError(kExitEnvironment, "node " + std::to_string(id.get()) +
+                                         "'s directory is locked by pid " + std::to_string(holder) +
+                                         ": it still runs");
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(nd)) {
+    if (entry.path().filename() != kNodeLock) std::filesystem::remove_all(entry.path());
+  }
+}
+
+// A node whose disk is gone cannot simply be restarted empty: it forgot the votes it granted
+// and the entries it acknowledged, so it could vote twice in one term or help a leader that
+// lacks committed entries to a majority (thesis §4.1, "servers that lose their storage").
+// It rejoins as a new member instead: removed from the configuration (its old promises then
+// count for nothing), wiped, and added back as a learner that catches up before it votes.
+int run_rebuild(const RebuildOptions& o) {
+  const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const NodeId id(o.id);
+  const ClusterSpec spec = load_cluster(dir);
+  if (spec.node(id) == nullptr) {
+    throw LabError(kExitUsage, "unknown node " + std::to_string(id.get()));
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(*parse_duration_ms(o.timeout));
+  const LeaderView v = await_leader(dir, spec, deadline, o.timeout);
+  if (v.leader == id) {
+    throw LabError(kExitEnvironment, "node " + std::to_string(id.get()) +
+                                         " leads: move leadership away first (`raftlab transfer`)");
+  }
+  std::cerr << "raftlab: rebuild " << id.get() << ": removing it from the configuration\n";
+  change_membership(dir, "remove", id, o.timeout);
+  if (const auto pid = live_node_pid(dir, id)) stop_pid(*pid, SIGKILL);
+  wipe_node_dir(dir, id);
+  std::cerr << "raftlab: rebuild " << id.get() << ": wiped " << node_dir(dir, id)
+            << "; adding it back (it starts empty, as a learner)\n";
+  const LeaderView after = change_membership(dir, "add", id, o.timeout);
+  print_membership(after, id, "rebuilt, a voter again", o.json);
+  return kExitOk;
 }
 
 // ---- snapshot ----------------------------------------------------------------------------------
@@ -339,7 +415,8 @@ void setup_admin_commands(CLI::App& app) {
     cmd->add_option("SEL", o->selector, "The new leader: 2, random, ... (exactly one node)")
         ->required()
         ->check(selector_validator());
-    cmd->add_option("--timeout", o->timeout, "Bound (default 5s)")->check(duration_validator());
+    cmd->add_option("--timeout", o->timeout, "Bound (default 5s)")
+        ->check(positive_duration_validator());
     cmd->add_flag("--json", o->json, "Print one JSON document");
     cmd->callback([o] { run_command([o] { return run_transfer(*o); }); });
   }
@@ -359,9 +436,26 @@ void setup_admin_commands(CLI::App& app) {
     cmd->add_option("ID", o->id, "The node id")
         ->required()
         ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
-    cmd->add_option("--timeout", o->timeout, "Bound (default 10s)")->check(duration_validator());
+    cmd->add_option("--timeout", o->timeout, "Bound (default 10s)")
+        ->check(positive_duration_validator());
     cmd->add_flag("--json", o->json, "Print one JSON document");
     cmd->callback([o] { run_command([o] { return run_member(*o); }); });
+  }
+  {
+    auto o = std::make_shared<RebuildOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "rebuild",
+        "Rebuild a node whose disk was lost: remove it from the configuration, stop it, wipe its "
+        "directory, add it back (it catches up as a learner, then votes). Restarting it empty "
+        "instead is unsafe: it forgot its votes and acknowledged entries");
+    add_dir_option(cmd, o->dir);
+    cmd->add_option("ID", o->id, "The node to rebuild (not the leader)")
+        ->required()
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+    cmd->add_option("--timeout", o->timeout, "Bound on each membership change (default 30s)")
+        ->check(positive_duration_validator());
+    cmd->add_flag("--json", o->json, "Print one JSON document");
+    cmd->callback([o] { run_command([o] { return run_rebuild(*o); }); });
   }
   {
     auto o = std::make_shared<SnapshotOptions>();

@@ -189,7 +189,7 @@ void setup_bench(CLI::App& app) {
   add_dir_option(cmd, o->dir);
   cmd->add_option("--clients", o->clients, "Sessions, each with one operation in flight (64)");
   cmd->add_option("--duration", o->duration, "Measured time (default 10s)")
-      ->check(duration_validator());
+      ->check(positive_duration_validator());
   cmd->add_option("--warmup", o->warmup, "Load before measuring starts (default 1s)")
       ->check(duration_validator());
   cmd->add_option("--value-size", o->value_size, "Bytes per value (default 256)")
@@ -199,7 +199,7 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--reads", o->reads, "Share of linearizable gets (default 0%)")
       ->check(ratio_validator());
   cmd->add_option("--timeout", o->timeout, "Bound on one operation (default 5s)")
-      ->check(duration_validator());
+      ->check(positive_duration_validator());
   cmd->add_flag("--json", o->json, "Print one JSON document");
   cmd->callback([o] { run_command([o] { return run_bench(*o); }); });
 }

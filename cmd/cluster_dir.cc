@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -123,6 +124,84 @@ std::string cluster_to_json(const ClusterSpec& spec) {
   return j.dump(2) + "\n";
 }
 
+namespace {
+
+// A whole number from cluster.json within [lo, hi]: a value a user typed by hand must not
+// wrap into a valid-looking port or a zero timeout.
+uint64_t field_in_range(const json& j, const std::string& key, const std::string& where, int64_t lo,
+                        int64_t hi) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
+    throw LabError(4, "cluster.json: " + where + key + " is " + v.dump() +
+                          ", want a whole number in " + std::to_string(lo) + "-" +
+                          std::to_string(hi));
+  }
+  return static_cast<uint64_t>(v.get<int64_t>());
+}
+
+std::vector<NodeSpec> nodes_from_json(const json& j) {
+  std::vector<NodeSpec> nodes;
+  std::set<NodeId> ids;
+  for (size_t k = 0; k < j.size(); ++k) {
+    const std::string where = "nodes[" + std::to_string(k) + "].";
+    const NodeId id(field_in_range(j[k], "id", where, 1, int64_t{1} << 32));
+    const auto port = static_cast<uint16_t>(field_in_range(j[k], "port", where, 1, 65535));
+    if (!ids.insert(id).second) {
+      throw LabError(4, "cluster.json: " + where + "id: node " + std::to_string(id.get()) +
+                            " is listed twice");
+    }
+    nodes.push_back(NodeSpec{id, port});
+  }
+  if (nodes.empty()) throw LabError(4, "cluster.json: nodes is empty");
+  return nodes;
+}
+
+std::vector<NodeId> voters_from_json(const json& j, const std::vector<NodeSpec>& nodes) {
+  std::vector<NodeId> voters;
+  for (const json& v : j) {
+    if (!v.is_number_unsigned()) throw LabError(4, "cluster.json: voters holds " + v.dump());
+    const NodeId id(v.get<uint64_t>());
+    const bool known =
+        std::any_of(nodes.begin(), nodes.end(), [id](const NodeSpec& n) { return n.id == id; });
+    if (!known) {
+      throw LabError(4, "cluster.json: voters names node " + std::to_string(id.get()) +
+                            ", which nodes does not list");
+    }
+    if (std::find(voters.begin(), voters.end(), id) != voters.end()) {
+      throw LabError(4, "cluster.json: voters names node " + std::to_string(id.get()) + " twice");
+    }
+    voters.push_back(id);
+  }
+  return voters;
+}
+
+TimingSpec timing_from_json(const json& t) {
+  constexpr int64_t kMsMax = 3'600'000;  // an hour: anything longer is a typo
+  TimingSpec s;
+  const auto get = [&t](const char* key, uint32_t fallback) {
+    return t.contains(key) ? static_cast<uint32_t>(field_in_range(t, key, "timing.", 1, kMsMax))
+                           : fallback;
+  };
+  s.tick_ms = get("tick_ms", s.tick_ms);
+  s.heartbeat_ms = get("heartbeat_ms", s.heartbeat_ms);
+  s.election_timeout_min_ms = get("election_timeout_min_ms", s.election_timeout_min_ms);
+  s.election_timeout_max_ms = get("election_timeout_max_ms", s.election_timeout_max_ms);
+  if (s.election_timeout_min_ms <= s.heartbeat_ms) {
+    throw LabError(4, "cluster.json: timing.election_timeout_min_ms (" +
+                          std::to_string(s.election_timeout_min_ms) +
+                          ") must be larger than timing.heartbeat_ms (" +
+                          std::to_string(s.heartbeat_ms) + ")");
+  }
+  if (s.election_timeout_max_ms < s.election_timeout_min_ms) {
+    throw LabError(4,
+                   "cluster.json: timing.election_timeout_max_ms is below "
+                   "timing.election_timeout_min_ms");
+  }
+  return s;
+}
+
+}  // namespace
+
 ClusterSpec cluster_from_json(const std::string& text) {
   try {
     const json j = json::parse(text);
@@ -132,17 +211,9 @@ ClusterSpec cluster_from_json(const std::string& text) {
     ClusterSpec s;
     s.cluster_id = j.at("cluster_id").get<std::string>();
     s.seed = j.value("seed", uint64_t{1});
-    for (const json& n : j.at("nodes")) {
-      s.nodes.push_back(NodeSpec{NodeId(n.at("id").get<uint64_t>()), n.at("port").get<uint16_t>()});
-    }
-    for (const json& v : j.at("voters")) s.voters.push_back(NodeId(v.get<uint64_t>()));
-    const json& t = j.at("timing");
-    s.timing.tick_ms = t.value("tick_ms", s.timing.tick_ms);
-    s.timing.heartbeat_ms = t.value("heartbeat_ms", s.timing.heartbeat_ms);
-    s.timing.election_timeout_min_ms =
-        t.value("election_timeout_min_ms", s.timing.election_timeout_min_ms);
-    s.timing.election_timeout_max_ms =
-        t.value("election_timeout_max_ms", s.timing.election_timeout_max_ms);
+    s.nodes = nodes_from_json(j.at("nodes"));
+    s.voters = voters_from_json(j.at("voters"), s.nodes);
+    s.timing = timing_from_json(j.at("timing"));
     s.fsync = j.value("fsync", true);
     s.snapshot_every = j.value("snapshot_every", uint64_t{0});
     s.unsafe = j.value("unsafe", std::vector<std::string>{});
@@ -164,20 +235,57 @@ ClusterSpec load_cluster(const std::string& dir) {
   return cluster_from_json(text.str());
 }
 
-void save_cluster(const std::string& dir, const ClusterSpec& spec) {
-  const std::string path = dir + "/" + std::string(kClusterJson);
-  const std::string tmp = path + ".tmp";
+// Writes `text` to `path` atomically: a temporary file of our own (two writers never share
+// one), fsync, rename, directory fsync.
+void write_file_atomic(const std::string& dir, const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << cluster_to_json(spec);
+    out << text;
     out.flush();
     if (!out) throw LabError(4, "cannot write " + tmp);
   }
   fsync_path(tmp, O_RDONLY);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw LabError(4, "cannot rename " + tmp + ": " + std::strerror(errno));
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw LabError(4, "cannot rename " + tmp + ": " + std::strerror(err));
   }
   fsync_path(dir, O_RDONLY | O_DIRECTORY);
+}
+
+void save_cluster(const std::string& dir, const ClusterSpec& spec) {
+  write_file_atomic(dir, dir + "/" + std::string(kClusterJson), cluster_to_json(spec));
+}
+
+void write_bootstrap(const std::string& node_dir, const std::vector<NodeId>& voters) {
+  std::string text;
+  for (NodeId v : voters) text += (text.empty() ? "" : ",") + std::to_string(v.get());
+  write_file_atomic(node_dir, node_dir + "/" + std::string(kBootstrapFile), text + "\n");
+}
+
+std::optional<std::vector<NodeId>> read_bootstrap(const std::string& node_dir) {
+  const std::string path = node_dir + "/" + std::string(kBootstrapFile);
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::nullopt;
+    throw LabError(4, "cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::string line;
+  std::getline(in, line);
+  std::vector<NodeId> voters;
+  std::stringstream parts(line);
+  std::string part;
+  while (std::getline(parts, part, ',')) {
+    char* end = nullptr;
+    const unsigned long long id = std::strtoull(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || id == 0) {
+      throw LabError(4, path + " is malformed: '" + line + "' (want voter ids like 1,2,3)");
+    }
+    voters.push_back(NodeId(id));
+  }
+  if (voters.empty()) throw LabError(4, path + " names no voter");
+  return voters;
 }
 
 }  // namespace raftlab::lab

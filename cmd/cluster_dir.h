@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -59,6 +60,12 @@ std::string node_dir(const std::string& dir, NodeId id);
 ClusterSpec load_cluster(const std::string& dir);
 /// Writes DIR/cluster.json atomically (temporary file, fsync, rename, directory fsync).
 void save_cluster(const std::string& dir, const ClusterSpec& spec);
+
+/// DIR/n<ID>/bootstrap (cmd/lab_contract.h): the voters a node starts with on an empty log.
+/// Written once, by `up` when it creates the cluster (atomically, fsynced).
+void write_bootstrap(const std::string& node_dir, const std::vector<NodeId>& voters);
+/// nullopt when the file does not exist; LabError(4) naming the file when it is malformed.
+std::optional<std::vector<NodeId>> read_bootstrap(const std::string& node_dir);
 
 /// The JSON text of cluster.json, and back (LabError(4) on malformed input).
 std::string cluster_to_json(const ClusterSpec& spec);

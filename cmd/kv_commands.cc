@@ -103,7 +103,7 @@ void add_kv_command(CLI::App& app, net::ClientOp op, const std::string& help) {
   cmd->add_option("--node", o->node, "Ask this node first (any node works; a follower redirects)")
       ->check(selector_validator());
   cmd->add_option("--timeout", o->timeout, "Bound on the operation, retries included (default 5s)")
-      ->check(duration_validator());
+      ->check(positive_duration_validator());
   cmd->add_flag("--json", o->json, "Print one JSON document");
   cmd->callback([o] { run_command([o] { return run_kv(*o); }); });
 }

@@ -139,6 +139,17 @@ const CLI::Validator& duration_validator() {
   return v;
 }
 
+const CLI::Validator& positive_duration_validator() {
+  static const CLI::Validator v(
+      [](std::string& s) -> std::string {
+        const auto ms = parse_duration_ms(s);
+        if (!ms) return "bad duration '" + s + "' (write 150ms, 2s, 1m)";
+        return *ms == 0 ? "a duration of zero means nothing here: give at least 1ms" : "";
+      },
+      "DURATION");
+  return v;
+}
+
 const CLI::Validator& duration_range_validator() {
   static const CLI::Validator v(
       [](std::string& s) -> std::string {

@@ -57,6 +57,8 @@ std::optional<std::pair<uint64_t, uint64_t>> parse_duration_range(const std::str
 
 /// CLI11 validators, so a bad value is a usage error (exit 2) naming the flag.
 const CLI::Validator& duration_validator();
+/// As duration_validator, and more than zero (timeouts, intervals).
+const CLI::Validator& positive_duration_validator();
 const CLI::Validator& duration_range_validator();
 const CLI::Validator& ratio_validator();
 /// Syntax of a selector: an id, a list `1,3`, `leader`, `followers`, `all`, `random`.

@@ -7,6 +7,13 @@
 //
 //   DIR/cluster.json        written by `up`, rewritten (atomically: temp file, fsync, rename)
 //                           by every command that changes fault rules or membership
+//   DIR/cluster.lock        flock held by a command while it changes cluster.json (dir_lock.h)
+//   DIR/n<ID>/lock          flock held by the node process for its whole life (dir_lock.h)
+//   DIR/n<ID>/bootstrap     the node's starting voters ("1,2,3\n"), written by `up` when it
+//                           creates the cluster and never again: after that the node's
+//                           configuration comes from its own log and snapshots only. A node
+//                           without it (added by `member add`, or rebuilt after its disk was
+//                           lost) starts with no configuration and waits for a leader
 //   DIR/n<ID>/pid           the node's pid, written by the node itself once it listens
 //   DIR/n<ID>/node.log      the node's own log lines (stdout and stderr)
 //   DIR/n<ID>/admin.sock    Unix socket, mode 0600: the admin protocol below
@@ -18,7 +25,8 @@
 //    "cluster_id": "lab-3f9a61c2",           // refused in hellos from other clusters
 //    "seed": 1,                               // the cluster's seed (fault filters, --random)
 //    "nodes": [{"id": 1, "port": 41001}, ...],  // every node ever started, members or not
-//    "voters": [1, 2, 3],                     // bootstrap configuration (Config::voters)
+//    "voters": [1, 2, 3],                     // the bootstrap configuration: `up` copies it
+//                                             // into each n<ID>/bootstrap; nodes never read it
 //    "timing": {"tick_ms": 10, "heartbeat_ms": 50, "election_timeout_min_ms": 150,
 //               "election_timeout_max_ms": 300},
 //    "fsync": true,
@@ -52,6 +60,9 @@ namespace raftlab::lab {
 
 constexpr int kClusterJsonVersion = 1;
 constexpr std::string_view kClusterJson = "cluster.json";
+constexpr std::string_view kClusterLock = "cluster.lock";
+constexpr std::string_view kNodeLock = "lock";
+constexpr std::string_view kBootstrapFile = "bootstrap";
 constexpr std::string_view kPidFile = "pid";
 constexpr std::string_view kNodeLog = "node.log";
 constexpr std::string_view kAdminSocket = "admin.sock";

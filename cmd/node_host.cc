@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "cmd/cluster_dir.h"
+#include "cmd/dir_lock.h"
 #include "cmd/lab.h"
 #include "cmd/lab_contract.h"
 #include "net/admin_server.h"
@@ -113,7 +115,7 @@ json ids_json(const std::vector<NodeId>& ids) {
   return a;
 }
 
-Config make_config(const ClusterSpec& spec, NodeId id) {
+Config make_config(const ClusterSpec& spec, NodeId id, std::vector<NodeId> voters) {
   const TimingSpec& t = spec.timing;
   const uint32_t tick_ms = std::max<uint32_t>(1, t.tick_ms);
   Config c;
@@ -123,7 +125,7 @@ Config make_config(const ClusterSpec& spec, NodeId id) {
       throw LabError(kExitUsage, "unknown unsafe switch '" + name + "' in cluster.json");
     }
   }
-  c.voters = spec.voters;
+  c.voters = std::move(voters);  // the bootstrap: the log and snapshots override it (§4.1)
   c.heartbeat_ticks = std::max<uint32_t>(1, t.heartbeat_ms / tick_ms);
   c.election_ticks_min =
       std::max<uint32_t>(c.heartbeat_ticks + 1, t.election_timeout_min_ms / tick_ms);
@@ -172,6 +174,15 @@ class Host {
   void start_snapshot_save(const Snapshot& snapshot);
   void on_snapshot_saved(const SnapshotMeta& meta, const std::string& error);
 
+  // Startup (run): one owner of the node directory, and where the configuration comes from.
+  int lock_node_dir();
+  void clamp_commit(Restored& restored, Index snapshot_index);
+  std::vector<NodeId> starting_voters(const persist::NodeStorage& storage);
+  void note_membership_source();
+  // Logs "fatal: WHAT", records it in events.jsonl and exits 4. Every I/O error ends here:
+  // nothing unsynced was acknowledged, so stopping loses nothing.
+  [[noreturn]] void fatal(const std::string& what);
+
   void begin_shutdown(const std::string& reason);
   void finish_shutdown();
   void close_handle(uv_handle_t* h);
@@ -203,6 +214,7 @@ class Host {
   std::unique_ptr<net::Transport> transport_;
   std::unique_ptr<net::AdminServer> admin_;
   EventLog events_;
+  DirLock node_lock_;  // DIR/n<ID>/lock, held for the life of the process
 
   // Group commit state. Invariant: at most one SyncWork in flight (sync_in_flight_).
   bool sync_in_flight_ = false;
@@ -299,6 +311,7 @@ int Host::run() {
     log(e.what());
     return kExitEnvironment;
   }
+  if (const int code = lock_node_dir(); code != 0) return code;
   // The admin socket is bound by a path relative to the node directory: sun_path holds 107
   // bytes and a deep --dir would not fit. Everything else uses absolute paths.
   if (::chdir(node_dir_.c_str()) != 0) {
@@ -326,6 +339,7 @@ int Host::run() {
   Restored restored;
   restored.hard_state = storage.recovered.hard_state;
   restored.entries = std::move(storage.recovered.entries);
+  clamp_commit(restored, storage.recovered.snapshot ? storage.recovered.snapshot->index : Index(0));
   if (storage.recovered.snapshot) {
     // The state machine starts from the snapshot; the core hands out the entries after it.
     const std::string error = kv_.restore(storage.snapshot_data);
@@ -341,7 +355,8 @@ int Host::run() {
     durable_snapshot_index_ = storage.recovered.snapshot->index;
   }
   try {
-    core_ = std::make_unique<Core>(make_config(spec_, id_), std::move(restored));
+    std::vector<NodeId> voters = starting_voters(storage);
+    core_ = std::make_unique<Core>(make_config(spec_, id_, std::move(voters)), std::move(restored));
   } catch (const LabError& e) {
     log(std::string("refusing to start: ") + e.what());
     return e.exit_code();
@@ -351,6 +366,7 @@ int Host::run() {
   }
   last_term_ = core_->term();
   last_commit_ = core_->commit();
+  note_membership_source();
 
   if (!events_.open(node_dir_ + "/" + std::string(kEventsFile))) {
     log("cannot open events.jsonl: " + std::string(std::strerror(errno)));
@@ -496,6 +512,74 @@ int Host::run() {
   return exit_code_;
 }
 
+// The commit index is volatile state in Raft (Figure 2): a log whose tail was lost (a torn write,
+// a hand truncation) can hold a commit beyond its last entry. Take the last entry then; the
+// leader brings the rest (and the lost tail) back.
+void Host::clamp_commit(Restored& restored, Index snapshot_index) {
+  const Index last = restored.entries.empty() ? snapshot_index : restored.entries.back().index;
+  Index& commit = restored.hard_state.commit;
+  if (commit <= last) return;
+  log("recovery: the stored commit " + std::to_string(commit.get()) +
+      " is beyond the log's last index " + std::to_string(last.get()) +
+      " (its tail was lost): starting from commit " + std::to_string(last.get()));
+  commit = last;
+}
+
+int Host::lock_node_dir() {
+  pid_t holder = 0;
+  const std::string path = node_dir_ + "/" + std::string(kNodeLock);
+  try {
+    if (node_lock_.acquire(path, 0, &holder)) return 0;
+  } catch (const LabError& e) {
+    log(std::string("refusing to start: ") + e.what());
+    return kExitEnvironment;
+  }
+  log("refusing to start: " + node_dir_ + " is locked by " +
+      (holder > 0 ? "pid " + std::to_string(holder) : "another process") + " (" + path +
+      "): another node runs on this directory");
+  return kExitEnvironment;
+}
+
+// The voters this node starts with (Config::voters). After the first start the configuration
+// comes only from the node's own log and snapshots, which override these (thesis §4.1); they
+// matter only while the log holds no configuration. cluster.json's "voters" is never read
+// here: edited by hand it would make this node count votes in a cluster of its own.
+std::vector<NodeId> Host::starting_voters(const persist::NodeStorage& storage) {
+  if (auto voters = read_bootstrap(node_dir_)) return *voters;
+  const persist::Recovered& r = storage.recovered;
+  const bool empty = r.entries.empty() && !r.snapshot && r.hard_state.term == Term(0);
+  if (empty) {
+    // Added by `member add` or rebuilt after its disk was lost: no vote and no entry to
+    // remember, and no say in elections until a leader's log makes it a member.
+    log("no bootstrap file and an empty log: starting with no configuration; a leader will "
+        "bring it");
+    return {};
+  }
+  // A node directory from before bootstrap files existed: adopt cluster.json's list once.
+  log("no bootstrap file beside a non-empty log: adopting cluster.json's voters " +
+      ids_text(spec_.voters) + " as the bootstrap, once");
+  write_bootstrap(node_dir_, spec_.voters);
+  return spec_.voters;
+}
+
+void Host::note_membership_source() {
+  const Membership& m = core_->membership();
+  std::vector<NodeId> mine = m.voters;
+  std::vector<NodeId> listed = spec_.voters;
+  std::sort(mine.begin(), mine.end());
+  std::sort(listed.begin(), listed.end());
+  if (mine == listed) return;
+  log("configuration: voters " + ids_text(mine) + " (from this node's own log and snapshots); " +
+      "cluster.json's voters " + ids_text(listed) + " are only the bootstrap and are ignored");
+}
+
+void Host::fatal(const std::string& what) {
+  log("fatal: " + what);
+  events_.emit("crash", {{"error", what}});
+  events_.close();
+  std::_Exit(kExitEnvironment);
+}
+
 void Host::write_pid_file() {
   const std::string path = node_dir_ + "/" + std::string(kPidFile);
   const std::string tmp = path + ".tmp";
@@ -561,10 +645,7 @@ void Host::handle(Ready ready) {
         wal_->write(ready.hard_state, ready.entries);
       }
     } catch (const std::exception& e) {
-      log(std::string("fatal: cannot persist: ") + e.what());
-      events_.emit("crash", {{"error", e.what()}});
-      events_.close();
-      std::_Exit(kExitEnvironment);  // nothing unsynced was acknowledged
+      fatal(std::string("cannot persist: ") + e.what());
     }
     pending_ids_.emplace_back(ready.persist_id, wal_->written_seq());
   }
@@ -583,6 +664,12 @@ void Host::handle(Ready ready) {
   apply(ready);
   serve_reads(ready);
 
+  // 4. Log what the core says an operator should hear about (ready.h).
+  for (const Notice& n : ready.notices) {
+    log(n.text);
+    events_.emit("notice", {{"peer", n.peer.get()}, {"detail", n.text}});
+  }
+
   note_changes();
   maybe_start_sync();
 }
@@ -597,7 +684,13 @@ void Host::maybe_start_sync() {
   auto* work = new SyncWork;
   work->req.data = work;
   work->host = this;
-  work->job = wal_->begin_sync();
+  try {
+    // begin_sync writes the buffered records out (and may start a segment): ENOSPC shows here.
+    work->job = wal_->begin_sync();
+  } catch (const std::exception& e) {
+    delete work;
+    fatal(std::string("cannot write the WAL: ") + e.what());
+  }
   sync_in_flight_ = true;
   uv_queue_work(
       &loop_, &work->req,
@@ -619,10 +712,7 @@ void Host::on_sync_done(persist::SyncJob job) {
     durable_seq = wal_->finish_sync(std::move(job));
   } catch (const std::exception& e) {
     // A failed fsync is fatal (wal.h): the kernel may have dropped the pages.
-    log(std::string("fatal: sync failed: ") + e.what());
-    events_.emit("crash", {{"error", e.what()}});
-    events_.close();
-    std::_Exit(kExitEnvironment);
+    fatal(std::string("sync failed: ") + e.what());
   }
   release_durable(durable_seq);
   if (shutting_down_) {
@@ -953,10 +1043,7 @@ void Host::on_snapshot_saved(const SnapshotMeta& meta, const std::string& error)
     durable_snapshot_index_ = meta.index;
     wal_->remove_segments_below(std::min(meta.index, core_->log().first_index() - 1));
   } catch (const std::exception& e) {
-    log(std::string("fatal: cannot persist: ") + e.what());
-    events_.emit("crash", {{"error", e.what()}});
-    events_.close();
-    std::_Exit(kExitEnvironment);
+    fatal(std::string("cannot persist: ") + e.what());
   }
   if (!shutting_down_) maybe_start_sync();
 }
@@ -1171,9 +1258,33 @@ void Host::close_handle(uv_handle_t* h) {
   if (!uv_is_closing(h)) uv_close(h, nullptr);
 }
 
+// The last net under every thread: an exception that escaped (a libuv callback, a worker) would
+// otherwise abort with "terminate called after throwing". It is an error the code did not
+// expect, most likely I/O (a full disk): say so on the node's log and exit 4 like any fatal
+// error. Nothing unsynced was acknowledged, so nothing acknowledged is lost.
+uint64_t terminate_node_id = 0;  // set once, before the loop starts
+
+[[noreturn]] void on_terminate() {
+  std::string what = "an unknown exception";
+  if (const std::exception_ptr ep = std::current_exception()) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+  }
+  std::fprintf(stderr, "node %llu: fatal: uncaught error: %s\n",
+               static_cast<unsigned long long>(terminate_node_id), what.c_str());
+  std::fflush(stderr);
+  std::_Exit(kExitEnvironment);
+}
+
 }  // namespace
 
 int run_node_host(const NodeHostOptions& options) {
+  terminate_node_id = options.id.get();
+  std::set_terminate(on_terminate);
   Host host(options.dir, options.id);
   return host.run();
 }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 
+#include "cmd/dir_lock.h"
 #include "cmd/lab.h"
 #include "net/fault_filter.h"
 #include "node/prng.h"
@@ -132,6 +133,7 @@ void random_shape(const std::string& dir, const ClusterSpec& spec, const std::st
 
 int run_partition(const PartitionOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const DirLock lock = lock_cluster_dir(dir);  // read, change and write cluster.json alone
   ClusterSpec spec = load_cluster(dir);
   FaultRules rules = spec.faults;
   std::string description;
@@ -179,6 +181,7 @@ struct SelOptions {
 
 int run_isolate(const SelOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const DirLock lock = lock_cluster_dir(dir);  // read, change and write cluster.json alone
   ClusterSpec spec = load_cluster(dir);
   const std::vector<NodeId> ids = resolve_selector(o.selector, dir, spec);
   FaultRules rules = spec.faults;
@@ -219,6 +222,7 @@ struct CutOptions {
 
 int run_cut(const CutOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const DirLock lock = lock_cluster_dir(dir);  // read, change and write cluster.json alone
   ClusterSpec spec = load_cluster(dir);
   const std::vector<NodeId> from = resolve_selector(o.from, dir, spec);
   const std::vector<NodeId> to = resolve_selector(o.to, dir, spec);
@@ -256,6 +260,7 @@ struct NetOptions {
 
 int run_net(const NetOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const DirLock lock = lock_cluster_dir(dir);  // read, change and write cluster.json alone
   ClusterSpec spec = load_cluster(dir);
   LinkRule rule;
   // `all` is written as the empty set: every node, also one added later.
@@ -310,6 +315,7 @@ struct HealOptions {
 
 int run_heal(const HealOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const DirLock lock = lock_cluster_dir(dir);  // read, change and write cluster.json alone
   ClusterSpec spec = load_cluster(dir);
   FaultRules rules = spec.faults;
   rules.partition.clear();

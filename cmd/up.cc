@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "cmd/dir_lock.h"
 #include "cmd/lab.h"
 #include "cmd/lab_contract.h"
 #include "node/config.h"
@@ -91,9 +92,45 @@ ClusterSpec new_spec(const UpOptions& o) {
   return spec;
 }
 
+// True if DIR holds nothing but the cluster lock (which `up` itself may have just created).
+bool empty_but_lock(const std::string& dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().filename() != kClusterLock) return false;
+  }
+  return true;
+}
+
+// --fresh: everything in DIR goes but the lock we hold (removing it would let another command
+// lock a new file while we still work).
+void wipe_but_lock(const std::string& dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().filename() != kClusterLock) std::filesystem::remove_all(entry.path());
+  }
+}
+
+// Spawns every node and waits until each answers; on failure kills what did start.
+void start_all(const std::string& dir, const ClusterSpec& spec) {
+  std::vector<std::pair<NodeId, pid_t>> started;
+  try {
+    for (const NodeSpec& n : spec.nodes) started.emplace_back(n.id, spawn_node(dir, n.id));
+    await_started(dir, started);
+  } catch (const LabError&) {
+    // Leave nothing half-started behind: stop what did start.
+    for (const auto& [id, pid] : started) {
+      if (process_state(pid) != ProcessState::kStopped) ::kill(pid, SIGKILL);
+    }
+    throw;
+  }
+}
+
 int run_up(const UpOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   const std::string json_path = dir + "/" + std::string(kClusterJson);
+  // One `up` at a time per directory, from the first look at it until its nodes run: a second
+  // one then finds live nodes and refuses, instead of starting nodes of its own on the same
+  // node directories (and writing a cluster.json with another id).
+  std::filesystem::create_directories(dir);
+  DirLock lock = lock_cluster_dir(dir);
   const bool exists = std::filesystem::exists(json_path);
   if (exists) {
     const ClusterSpec old = load_cluster(dir);
@@ -104,13 +141,13 @@ int run_up(const UpOptions& o) {
                                            (o.fresh ? "" : " or `raftlab start SEL`"));
     }
     if (o.fresh) {
-      std::filesystem::remove_all(dir);
+      wipe_but_lock(dir);
     } else if (o.n_given) {
       std::cerr << "raftlab: " << dir
                 << " holds a stopped cluster: starting it as it was (flags of a new cluster "
                    "ignored; --fresh wipes it)\n";
     }
-  } else if (o.fresh && std::filesystem::exists(dir) && !std::filesystem::is_empty(dir)) {
+  } else if (o.fresh && !empty_but_lock(dir)) {
     // --fresh wipes cluster directories only: a mistyped --dir must not erase a home directory.
     throw LabError(kExitEnvironment, dir +
                                          " holds no cluster.json; --fresh wipes only a cluster "
@@ -126,21 +163,16 @@ int run_up(const UpOptions& o) {
     }
   }
   if (create) {
-    std::filesystem::create_directories(dir);
-    for (const NodeSpec& n : spec.nodes) std::filesystem::create_directories(node_dir(dir, n.id));
+    for (const NodeSpec& n : spec.nodes) {
+      std::filesystem::create_directories(node_dir(dir, n.id));
+      // Each node's starting configuration, used once: after its first start a node takes its
+      // configuration from its own log (cluster.json's "voters" is never read again).
+      write_bootstrap(node_dir(dir, n.id), spec.voters);
+    }
     save_cluster(dir, spec);
   }
-  std::vector<std::pair<NodeId, pid_t>> started;
-  try {
-    for (const NodeSpec& n : spec.nodes) started.emplace_back(n.id, spawn_node(dir, n.id));
-    await_started(dir, started);
-  } catch (const LabError&) {
-    // Leave nothing half-started behind: stop what did start.
-    for (const auto& [id, pid] : started) {
-      if (process_state(pid) != ProcessState::kStopped) ::kill(pid, SIGKILL);
-    }
-    throw;
-  }
+  start_all(dir, spec);
+  lock.release();  // the leader is waited for without it
   std::cerr << "raftlab: " << (create ? "created" : "restarted") << " cluster " << spec.cluster_id
             << " at " << dir << " (" << spec.nodes.size() << " nodes, seed " << spec.seed << ")\n";
   int code = kExitOk;
@@ -183,7 +215,7 @@ void setup_up(CLI::App& app) {
                         ->check(duration_range_validator());
   CLI::Option* hb =
       cmd->add_option("--heartbeat", o->heartbeat, "Heartbeat interval (default 50ms)")
-          ->check(duration_validator());
+          ->check(positive_duration_validator());
   CLI::Option* seed = cmd->add_option("--seed", o->seed, "The cluster's seed (default: random)");
   cmd->add_flag("--no-fsync", o->no_fsync, "Do not fsync the WAL (fast, not crash-safe)");
   cmd->add_option("--snapshot-every", o->snapshot_every,
@@ -200,7 +232,7 @@ void setup_up(CLI::App& app) {
           "SWITCH"));
   cmd->add_flag("--no-wait", o->no_wait, "Do not wait for a leader");
   cmd->add_option("--timeout", o->timeout, "Bound on the wait for a leader (default 10s)")
-      ->check(duration_validator());
+      ->check(positive_duration_validator());
   cmd->add_flag("--fresh", o->fresh, "Wipe DIR first (refused while nodes are live)");
   cmd->add_flag("--json", o->json, "Print the status as one JSON document");
   cmd->callback([o, n, bp, et, hb, seed] {

@@ -192,7 +192,8 @@ void setup_wait(CLI::App& app) {
                   "The nodes that must satisfy it: a selector or majority (default: a majority "
                   "for leader and commit, the running nodes otherwise)")
       ->check(selector_validator() | CLI::IsMember({"majority"}));
-  cmd->add_option("--timeout", o->timeout, "Bound (default 10s)")->check(duration_validator());
+  cmd->add_option("--timeout", o->timeout, "Bound (default 10s)")
+      ->check(positive_duration_validator());
   cmd->add_flag("--json", o->json, "Print one JSON document");
   cmd->callback([o] {
     if ((o->condition == "commit") != o->index.has_value()) {

@@ -6,6 +6,8 @@
 #   RAFTLAB_SKIP_ASAN=1         skip the sanitizer pass (quick local runs)
 #   RAFTLAB_JOBS=N              build parallelism (default: nproc)
 #   RAFTLAB_ASAN_SEEDS=N   simulator soak seeds in the sanitizer pass (default 300)
+#   RAFTLAB_ASAN_UP_ROUNDS=N    rounds of two concurrent `up` in the sanitizer pass (default 5;
+#                               the release pass uses RAFTLAB_UP_ROUNDS, default 20)
 #   RAFTLAB_ASAN_CRASH_KILLS=N  SIGKILLs of the WAL crash test in the sanitizer pass (default 60;
 #                               the release pass uses RAFTLAB_CRASH_KILLS, default 200)
 set -euo pipefail
@@ -71,6 +73,7 @@ else
 
   begin "sanitizer tests"
   RAFTLAB_SEEDS=${RAFTLAB_ASAN_SEEDS:-300} \
+    RAFTLAB_UP_ROUNDS=${RAFTLAB_ASAN_UP_ROUNDS:-5} \
     RAFTLAB_CRASH_KILLS=${RAFTLAB_ASAN_CRASH_KILLS:-60} \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -47,6 +47,11 @@ class Cluster {
     }
     spec.fsync = false;  // a test of processes and sockets, not of the disk
     lab::save_cluster(dir_, spec);
+    for (const lab::NodeSpec& node : spec.nodes) {  // as `up` does: each node's starting voters
+      const std::string nd = lab::node_dir(dir_, node.id);
+      std::filesystem::create_directories(nd);
+      lab::write_bootstrap(nd, spec.voters);
+    }
     spec_ = spec;
   }
   ~Cluster() {

@@ -74,3 +74,27 @@ new_cluster() {
 }
 
 leader() { rl wait leader --json --timeout "${1:-10s}" | jfield 'j["leader"]'; }
+
+# admin_status ID [FIELD]: node ID's admin status on the current cluster ($D), as JSON, or one
+# field of it. Exit 1 if the node does not answer within 2 s.
+admin_status() {
+  python3 - "$D/n$1" "${2:-}" <<'PY'
+import json, os, socket, sys
+os.chdir(sys.argv[1])  # the socket is reached by a relative path (sun_path holds 107 bytes)
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+try:
+    s.connect("admin.sock")
+    s.sendall(b'{"cmd":"status"}\n')
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    j = json.loads(buf)
+except (OSError, ValueError):
+    sys.exit(1)
+print(json.dumps(j[sys.argv[2]]) if sys.argv[2] else json.dumps(j))
+PY
+}
