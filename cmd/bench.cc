@@ -1,12 +1,13 @@
 // `raftlab bench`: closed-loop load on the cluster in DIR (CLI.md, "Testing and measuring").
 //
 // Each of --clients sessions keeps exactly one operation in flight: when one finishes the next
-// starts. The workload is the put load of ../shared/bench/etcd_baseline.sh (etcdload put):
-// keys "bench/%08d" cycling through --keys distinct keys, --value-size byte values, optionally
-// a share of linearizable gets (--reads). All sessions share one KvClient (one connection per
-// node, requests pipelined), on one libuv loop in this process. Latency is measured from
-// submit to the callback with CLOCK_MONOTONIC, for operations that start after the warm-up.
-// Operations with an unknown or failed outcome count as errors, not in the latency figures.
+// starts. The workload is the put load that scripts/bench_vs_etcd.sh also drives against etcd
+// with scripts/etcd/load: keys "bench/%08d" cycling through --keys distinct keys, --value-size
+// byte values, optionally a share of linearizable gets (--reads). All sessions share one
+// KvClient (one connection per node, requests pipelined), on one libuv loop in this process.
+// Latency is measured from submit to the callback with CLOCK_MONOTONIC, for operations that
+// start after the warm-up. Operations with an unknown or failed outcome count as errors, not in
+// the latency figures.
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
