@@ -1,9 +1,17 @@
 // `raftlab put K V`, `get K [--stale]`, `append K V`, `delete K`, `cas K OLD NEW` (CLI.md, "The
 // replicated key/value store"). Each runs one operation through net/kv_client.h: any node may
 // be asked, a follower redirects, a retried write applies once. Exit codes: 0 done, 1 failed
-// for certain (a cas that found another value, a write no node accepted), 3 unknown outcome
-// (timeout, connection lost after sending), 4 no cluster.
+// for certain (a cas that found another value, a write no node accepted) or, for get, no such
+// key (nothing printed, as `git config --get` and `kubectl get`), 3 unknown outcome (timeout,
+// connection lost after sending), 4 no cluster.
+//
+// The node that answered a write last is remembered in DIR/leader (a hint, never trusted for
+// safety): the next command asks it first, so a write on a healthy cluster costs one round trip.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -15,6 +23,39 @@ namespace raftlab::lab {
 namespace {
 
 constexpr int kExitFailed = 1;
+
+// DIR/leader: the last node known to lead, as a decimal id. Written whole and renamed; a
+// missing, stale or garbled hint only costs a redirect.
+constexpr std::string_view kLeaderHintFile = "leader";
+
+NodeId read_leader_hint(const std::string& dir, const ClusterSpec& spec) {
+  std::ifstream in(dir + "/" + std::string(kLeaderHintFile));
+  uint64_t id = 0;
+  if (!(in >> id) || spec.node(NodeId(id)) == nullptr) return NodeId();
+  return NodeId(id);
+}
+
+void write_leader_hint(const std::string& dir, NodeId leader) {
+  const std::string path = dir + "/" + std::string(kLeaderHintFile);
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << leader.get() << "\n";
+    if (!out) return;  // a hint: not worth failing the command for
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) std::remove(tmp.c_str());
+}
+
+// No outcome after every node refused as not the leader or could not be reached: say what
+// that likely means rather than only the last node's answer.
+std::string no_leader_hint(const net::OpResult& r) {
+  if (r.status == net::ClientStatus::kNotLeader || r.status == net::ClientStatus::kRetry ||
+      r.node == NodeId()) {
+    return "; no leader could be found: a majority of the nodes may be down or cut off "
+           "(see `raftlab status`)";
+  }
+  return "";
+}
 
 struct KvOptions {
   std::string dir;
@@ -45,10 +86,14 @@ int run_kv(const KvOptions& o) {
     op.node = nodes.front();
   } else if (o.stale) {
     throw LabError(kExitUsage, "--stale reads one node's state: name it with --node");
+  } else {
+    op.node = read_leader_hint(dir, spec);
   }
   const net::OpResult r = net::run_one_op(
       kv_client_options(spec, *parse_duration_ms(o.timeout), std::random_device{}()), op);
   const bool ok = r.outcome == net::OpOutcome::kOk;
+  const bool is_get = o.op == net::ClientOp::kGet;
+  if (ok && !is_get && r.node) write_leader_hint(dir, r.node);  // a write's answer: it leads
   if (o.json) {
     nlohmann::json doc = {{"ok", ok},
                           {"outcome", net::to_string(r.outcome)},
@@ -56,23 +101,21 @@ int run_kv(const KvOptions& o) {
                           {"index", r.index.get()},
                           {"tries", r.tries}};
     doc["value"] = r.value ? nlohmann::json(*r.value) : nlohmann::json(nullptr);
-    if (!ok) doc["error"] = r.error;
+    if (ok && is_get) doc["found"] = r.value.has_value();
+    if (!ok) doc["error"] = r.error + no_leader_hint(r);
     print_json(doc);
   } else if (ok) {
-    if (o.op == net::ClientOp::kGet) {
-      if (r.value) {
-        std::cout << *r.value << "\n";
-      } else {
-        std::cerr << "(absent)\n";
-      }
+    if (is_get) {
+      if (r.value) std::cout << *r.value << "\n";  // absent: nothing, and exit 1 below
     } else {
       std::cerr << net::to_string(o.op) << " applied at index " << r.index.get() << " by node "
                 << r.node.get() << "\n";
     }
   }
-  if (ok) return kExitOk;
+  if (ok) return is_get && !r.value ? kExitFailed : kExitOk;
   if (r.outcome == net::OpOutcome::kFail) {
-    std::cerr << "raftlab " << net::to_string(o.op) << ": failed: " << r.error;
+    std::cerr << "raftlab " << net::to_string(o.op) << ": " << r.error;
+    if (r.status != net::ClientStatus::kCasMismatch) std::cerr << no_leader_hint(r);
     if (r.status == net::ClientStatus::kCasMismatch) {
       std::cerr << " (it holds " << (r.value ? "'" + *r.value + "'" : std::string("nothing"))
                 << ")";
@@ -80,7 +123,8 @@ int run_kv(const KvOptions& o) {
     std::cerr << "\n";
     return kExitFailed;
   }
-  std::cerr << "raftlab " << net::to_string(o.op) << ": outcome unknown: " << r.error << "\n";
+  std::cerr << "raftlab " << net::to_string(o.op) << ": outcome unknown: " << r.error
+            << no_leader_hint(r) << "\n";
   return kExitTimeout;
 }
 

@@ -21,6 +21,8 @@
 namespace raftlab::lab {
 namespace {
 
+constexpr int kExitDiffer = 1;
+
 using nlohmann::json;
 
 struct LogDiffOptions {
@@ -134,7 +136,7 @@ int run_log_diff(const LogDiffOptions& o) {
                 {"identical", identical},
                 {"nodes", nodes}});
   }
-  return kExitOk;
+  return identical ? kExitOk : kExitDiffer;  // as diff(1): 0 the logs agree, 1 they differ
 }
 
 }  // namespace
@@ -142,7 +144,9 @@ int run_log_diff(const LogDiffOptions& o) {
 void setup_log_diff(CLI::App& log) {
   auto o = std::make_shared<LogDiffOptions>();
   CLI::App* cmd = log.add_subcommand(
-      "diff", "Compare the nodes' logs: where they differ and what the leader will overwrite");
+      "diff",
+      "Compare the nodes' logs: where they differ and what the leader will overwrite. Exit 0 "
+      "when every log agrees with the leader's, 1 when one diverges or lags (as diff)");
   add_dir_option(cmd, o->dir);
   cmd->add_flag("--json", o->json, "Print one JSON document");
   cmd->callback([o] { run_command([o] { return run_log_diff(*o); }); });

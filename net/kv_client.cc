@@ -310,7 +310,7 @@ void KvClient::on_response(Conn* c, ClientResponse a) {
       op->result.node = c->node;
       op->result.index = a.index;
       finish(op, a.status == ClientStatus::kOk ? OpOutcome::kOk : OpOutcome::kFail,
-             a.status == ClientStatus::kOk ? "" : "cas: the key did not hold the expected value");
+             a.status == ClientStatus::kOk ? "" : "the key did not hold the expected value");
       return;
     case ClientStatus::kInvalid:
       finish(op, OpOutcome::kFail, "invalid request: " + a.error);

@@ -18,12 +18,25 @@ j=$(rl get k1 --json) || fail "get --json"
 [ "$(echo "$j" | jfield 'j["ok"]')" = "True" ] || fail "ok field: $j"
 expect_rc 1 rl cas k1 wrong new
 grep -q "hello, world" "$WORK/err" || fail "a failed cas names the value found"
+[ "$(grep -o "cas" "$WORK/err" | wc -l)" -eq 1 ] || fail "the cas message repeats itself: $(cat "$WORK/err")"
 expect_rc 0 rl cas k1 "hello, world" swapped
 [ "$(rl get k1)" = "swapped" ] || fail "cas did not swap"
 rl put empty "" >/dev/null 2>&1 || fail "put empty"
 [ "$(rl get empty --json | jfield 'j["value"]')" = "" ] || fail "an empty value is not absent"
 rl delete k1 >/dev/null 2>&1 || fail "delete"
 [ "$(rl get k1 --json | jfield 'j["value"]')" = "None" ] || fail "deleted key still there"
+# A missing key prints nothing and exits 1 (as git config --get); a stored "(absent)" is a value.
+expect_rc 1 rl get k1
+[ ! -s "$WORK/out" ] || fail "get of a missing key printed '$(cat "$WORK/out")'"
+[ "$(rl get k1 --json | jfield 'j["found"]')" = "False" ] || fail "get --json of a missing key: found"
+rl put k2 "(absent)" >/dev/null 2>&1 || fail "put (absent)"
+[ "$(rl get k2)" = "(absent)" ] || fail "a stored (absent)"
+[ "$(rl get k2 --json | jfield 'j["found"]')" = "True" ] || fail "get --json of a stored key: found"
+# Writes go to the leader first: one try each on a healthy cluster.
+for k in 1 2 3; do
+  t=$(rl put "t$k" x --json | jfield 'j["tries"]')
+  [ "$t" = 1 ] || fail "put t$k took $t tries on a healthy cluster"
+done
 expect_rc 2 rl get k1 --stale  # --stale needs --node
 expect_rc 2 rl put onlykey
 expect_rc 2 rl get k1 --node 9
@@ -53,4 +66,12 @@ v=$(rl get bulk1 --stale --node "$f") || fail "stale get on $f"
 [ "$v" = "v120" ] || fail "restarted follower has bulk1=$v, want v120 (from the snapshot)"
 fsnap=$(rl status --json | jfield "[n['snapshot_index'] for n in j['nodes'] if n['id'] == $f][0]")
 [ "$fsnap" -ge 100 ] || fail "follower snapshot index $fsnap: it did not install a snapshot"
+
+# With a majority down, an unknown outcome says that no leader could be found.
+rl kill "$(for n in 1 2 3; do [ "$n" = "$f" ] || echo "$n"; done | paste -sd,)" >/dev/null || fail "kill two"
+rl put lonely x --timeout 1s 2>"$WORK/err" >/dev/null
+rc=$?
+[ $rc -eq 1 ] || [ $rc -eq 3 ] || fail "put with a majority down exited $rc"
+grep -q "no leader could be found: a majority of the nodes may be down" "$WORK/err" ||
+  fail "no hint about a missing majority: $(cat "$WORK/err")"
 exit 0
