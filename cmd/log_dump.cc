@@ -119,6 +119,14 @@ json to_json(const persist::DumpReport& r) {
     doc["segments"].push_back(std::move(js));
   }
   doc["hard_state"] = r.hard_state ? hard_state_json(*r.hard_state) : json(nullptr);
+  if (r.manifest) {
+    doc["manifest"] = {{"first_seq", r.manifest->first_seq},
+                       {"last_seq", r.manifest->last_seq},
+                       {"first_name", r.manifest->first_name}};
+  } else {
+    doc["manifest"] =
+        r.manifest_problem.empty() ? json(nullptr) : json{{"problem", r.manifest_problem}};
+  }
   doc["snapshots"] = json::array();
   for (const auto& sn : r.snapshots) {
     json j = {{"path", sn.path}};
@@ -130,16 +138,24 @@ json to_json(const persist::DumpReport& r) {
       j["data_bytes"] = sn.data_bytes;
     } else {
       j["problem"] = sn.problem;
+      j["damaged"] = sn.damaged;
+      if (sn.damaged)
+        doc["damage"].push_back({{"file", sn.path}, {"offset", 0}, {"problem", sn.problem}});
     }
     doc["snapshots"].push_back(std::move(j));
   }
   doc["problems"] = r.problems;
+  doc["notes"] = r.notes;
   doc["corrupt"] = r.corrupt;
   return doc;
 }
 
 void print_text(const persist::DumpReport& r) {
   std::cout << "wal " << r.wal_dir << "\n";
+  if (r.manifest) {
+    std::cout << "manifest: segments " << r.manifest->first_seq << " (" << r.manifest->first_name
+              << ") to " << r.manifest->last_seq << "\n";
+  }
   for (const auto& s : r.segments) {
     std::cout << "segment " << s.name << " (" << s.size_bytes << " bytes";
     if (s.header_problem.empty()) std::cout << ", seq " << s.segment_seq;
@@ -187,6 +203,7 @@ void print_text(const persist::DumpReport& r) {
     }
   }
   for (const auto& p : r.problems) std::cout << "PROBLEM: " << p << "\n";
+  for (const auto& n : r.notes) std::cout << "note: " << n << "\n";
   std::cout << r.entries_count << " entries shown\n";
 }
 
@@ -243,6 +260,9 @@ int dump_one(const std::string& path, const LogDumpOptions& options, json* doc) 
           std::cerr << "\n  " << s.path << " at offset " << rec.offset << ": " << rec.problem;
         }
       }
+    }
+    for (const auto& sn : report.snapshots) {
+      if (sn.damaged) std::cerr << "\n  " << sn.path << " at offset 0: " << sn.problem;
     }
     for (const auto& p : report.problems) std::cerr << "\n  " << p;
     std::cerr << "\n";

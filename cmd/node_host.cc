@@ -326,9 +326,9 @@ int Host::run() {
   try {
     storage = persist::open_node_storage(node_dir_, wal_options);
   } catch (const persist::CorruptionError& e) {
-    log("refusing to start: corrupt WAL: " + e.path() + " at offset " + std::to_string(e.offset()) +
-        ": " + e.what() + " (inspect it with `raftlab log dump " + std::to_string(id_.get()) +
-        "`)");
+    // what() already names the file and the offset: say it once.
+    log(std::string("refusing to start: corrupt WAL: ") + e.what() +
+        " (inspect it with `raftlab log dump " + std::to_string(id_.get()) + "`)");
     return kExitEnvironment;
   } catch (const std::exception& e) {
     log(std::string("refusing to start: cannot open storage: ") + e.what());

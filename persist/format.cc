@@ -6,8 +6,6 @@
 #include "persist/crc32c.h"
 
 namespace raftlab::persist {
-namespace {
-
 void put_u32(std::string& out, uint32_t v) {
   char b[4];
   for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -31,6 +29,8 @@ uint64_t get_u64(const char* p) {
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
 }
+
+namespace {
 
 // Starts a record: reserves the crc, writes length and type. finish_record fills the crc.
 size_t begin_record(std::string& out, RecordType type, size_t payload_bytes) {

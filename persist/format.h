@@ -79,6 +79,12 @@ struct SnapshotMark {
   friend bool operator==(const SnapshotMark&, const SnapshotMark&) = default;
 };
 
+// Little-endian integers, as every persist/ file stores them.
+void put_u32(std::string& out, uint32_t v);
+void put_u64(std::string& out, uint64_t v);
+uint32_t get_u32(const char* p);  // reads 4 bytes at p
+uint64_t get_u64(const char* p);  // reads 8 bytes at p
+
 // Encoding: each appends one complete record to `out`.
 void encode_entry(std::string& out, const Entry& e);
 void encode_hard_state(std::string& out, const HardState& hs);

@@ -11,13 +11,6 @@
 namespace raftlab::persist {
 namespace {
 
-void put_u32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 // Reads little-endian integers from a bounded view; `ok` turns false on a short read.
 struct Reader {
   std::string_view bytes;

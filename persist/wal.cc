@@ -79,6 +79,8 @@ NameKind classify(const std::string& name) {
   return NameKind::kClosed;
 }
 
+}  // namespace
+
 // The in-memory log while records are replayed.
 struct Replay {
   std::vector<Entry> entries;  // consecutive
@@ -127,14 +129,13 @@ struct Replay {
   }
 };
 
+// A segment file as recovery found it.
 struct FoundSegment {
   std::string name;
   bool open = false;
   uint64_t seq = 0;
-  std::string bytes;
+  std::string bytes;  // empty: the header was never written (an `open-N` only)
 };
-
-}  // namespace
 
 std::string closed_segment_name(Index first, Index last) {
   return digits20(first.get()) + "-" + digits20(last.get());
@@ -159,9 +160,25 @@ void SyncJob::run() noexcept {
     for (const auto& seg : closed_) {
       rename_file(join_path(dir_, seg->open_name), join_path(dir_, seg->closed_name));
     }
-    if (fsync_ && (sync_directory_ || !closed_.empty())) sync_directory(dir_);
-    if (fsync_ && current_ != nullptr)
+    if (!list_current_) {
+      if (fsync_ && (sync_directory_ || !closed_.empty())) sync_directory(dir_);
+      if (fsync_ && current_ != nullptr)
+        sync_file(current_->fd, join_path(dir_, current_->open_name));
+      return;
+    }
+    // A new segment: its header and its name are durable before the manifest lists it, so a
+    // listed segment is never missing or headerless after a crash (manifest.h). Everything
+    // up to seq() was written before the job began, so this fdatasync covers it.
+    if (fsync_) {
       sync_file(current_->fd, join_path(dir_, current_->open_name));
+      sync_directory(dir_);
+    }
+    manifest_->update([this](Manifest& m) {
+      m.last_seq = current_->seq;
+      for (const auto& seg : closed_) {
+        if (seg->seq == m.first_seq) m.first_name = seg->closed_name;
+      }
+    });
   } catch (const std::exception& e) {
     error_ = e.what();
   }
@@ -290,6 +307,9 @@ SyncJob Wal::begin_sync() {
   job.dir_ = dir_;
   job.sync_directory_ = directory_dirty_;
   directory_dirty_ = false;
+  job.manifest_ = manifest_;
+  job.list_current_ = current_->seq > listed_last_seq_;
+  listed_last_seq_ = std::max(listed_last_seq_, current_->seq);
   job.closed_ = closed_unsynced_;
   closed_in_flight_ = std::move(closed_unsynced_);
   closed_unsynced_.clear();
@@ -323,18 +343,189 @@ size_t Wal::remove_segments_below(Index index) {
   while (removed < closed_durable_.size()) {
     const Segment& s = *closed_durable_[removed];
     if (s.has_entries && s.max_index > index) break;
-    remove_file(s.path());
     ++removed;
   }
   if (removed == 0) return 0;
+  // The manifest moves first: a crash before the unlinks leaves older segments than it lists,
+  // which recovery removes, never a listed segment missing. Every durable closed segment is
+  // older than the manifest's newest (the job that closed it listed its successor).
+  const uint64_t first_seq = closed_durable_[removed - 1]->seq + 1;
+  assert(first_seq <= manifest_->get().last_seq);
+  const std::string first_name = name_of_segment(first_seq);
+  manifest_->update([&](Manifest& m) {
+    m.first_seq = first_seq;
+    m.first_name = first_name;
+  });
+  for (size_t k = 0; k < removed; ++k) remove_file(closed_durable_[k]->path());
   closed_durable_.erase(closed_durable_.begin(),
                         closed_durable_.begin() + static_cast<std::ptrdiff_t>(removed));
   if (options_.fsync) sync_directory(dir_);
   return removed;
 }
 
+std::string Wal::name_of_segment(uint64_t seq) const {
+  for (const auto* list : {&closed_durable_, &closed_in_flight_, &closed_unsynced_}) {
+    for (const auto& seg : *list) {
+      if (seg->seq == seq) return seg->closed_name;
+    }
+  }
+  assert(current_ != nullptr && current_->seq == seq);
+  return current_->open_name;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wal: recovery
+
+namespace {
+
+using Segment = SyncJob::Segment;
+
+// Reads every segment file of `dir`, ordered by segment_seq. A damaged header is fatal except
+// in an `open-N` that is truncated or zeroed there (its seq is then taken from the name).
+std::vector<FoundSegment> find_segments(const std::string& dir, Recovered* recovered) {
+  std::vector<FoundSegment> found;
+  for (const std::string& name : list_directory(dir)) {
+    if (name == kManifestName) continue;
+    const NameKind kind = classify(name);
+    if (kind == NameKind::kOther) {
+      const std::string path = join_path(dir, name);
+      if (name == kManifestTmpName) {
+        recovered->warnings.push_back(
+            {path, 0, path + ": removing the leftover of an interrupted manifest write"});
+        remove_file(path);
+        continue;
+      }
+      recovered->warnings.push_back({path, 0, path + ": not a WAL segment, ignored"});
+      continue;
+    }
+    if (found.size() >= kSegmentsCountMax) {
+      throw CorruptionError(dir, 0, "more than " + std::to_string(kSegmentsCountMax) + " segments");
+    }
+    FoundSegment f;
+    f.name = name;
+    f.open = kind == NameKind::kOpen;
+    f.bytes = read_file(join_path(dir, name), kSegmentFileBytesMax);
+    SegmentHeader header;
+    const Damage d = parse_segment_header(f.bytes, &header);
+    uint64_t n = 0;
+    if (d != Damage::kNone) {
+      // A crash right after creating the newest open segment can leave its header unwritten.
+      if (!f.open || (d != Damage::kTruncated && d != Damage::kZeroed) ||
+          !parse_u64(name.substr(5), &n)) {
+        throw CorruptionError(join_path(dir, name), 0, to_string(d));
+      }
+      f.seq = n;
+      f.bytes.clear();  // marks "no header"
+    } else {
+      f.seq = header.segment_seq;
+      if (f.open && (!parse_u64(name.substr(5), &n) || n != f.seq)) {
+        throw CorruptionError(join_path(dir, name), 12,
+                              "segment_seq " + std::to_string(f.seq) + " does not match the name");
+      }
+    }
+    found.push_back(std::move(f));
+  }
+  std::sort(found.begin(), found.end(),
+            [](const FoundSegment& a, const FoundSegment& b) { return a.seq < b.seq; });
+  return found;
+}
+
+std::string describe(const FoundSegment& f) {
+  return f.name + " (segment_seq " + std::to_string(f.seq) + ")";
+}
+
+// Every segment the manifest lists is there, with a header, and none is missing in between.
+void check_listed(const std::string& dir, const std::optional<Manifest>& manifest,
+                  const std::vector<FoundSegment>& found) {
+  if (manifest) {
+    const Manifest& m = *manifest;
+    if (found.empty() || found.front().seq > m.first_seq) {
+      throw CorruptionError(
+          join_path(dir, m.first_name), 0,
+          "missing: the manifest lists it as the first segment (segment_seq " +
+              std::to_string(m.first_seq) + ")" +
+              (found.empty() ? ", and no segment is left"
+                             : "; the oldest present is " + describe(found.front())));
+    }
+    if (found.back().seq < m.last_seq) {
+      throw CorruptionError(join_path(dir, open_segment_name(m.last_seq)), 0,
+                            "missing: the manifest lists it as the newest segment (segment_seq " +
+                                std::to_string(m.last_seq) + "); the newest present is " +
+                                describe(found.back()) +
+                                ", so every entry written after it would be lost");
+    }
+    for (const FoundSegment& f : found) {
+      if (f.bytes.empty() && f.seq <= m.last_seq) {
+        throw CorruptionError(join_path(dir, f.name), 0,
+                              "segment header missing, but the manifest lists the segment, so "
+                              "its header was durable");
+      }
+    }
+  }
+  for (size_t k = 1; k < found.size(); ++k) {
+    if (found[k].seq != found[k - 1].seq + 1) {
+      throw CorruptionError(join_path(dir, found[k].name), 0,
+                            "segment_seq " + std::to_string(found[k - 1].seq + 1) +
+                                " is missing: " + describe(found[k]) + " follows " +
+                                describe(found[k - 1]));
+    }
+  }
+}
+
+// Replays the records of one segment into `replay` and `seg`. Damage is fatal except a torn
+// tail of the newest open segment, which is truncated with a warning.
+void replay_records(const std::string& path, FoundSegment& f, bool newest, Segment& seg,
+                    Replay& replay, Recovered* recovered) {
+  uint64_t offset = kSegmentHeaderBytes;
+  // Bounded by the file size: every iteration consumes at least one record header.
+  while (offset < f.bytes.size()) {
+    ParseResult r = parse_record(f.bytes, offset);
+    if (r.damage != Damage::kNone) {
+      const bool tail = newest && f.open && !find_valid_record_after(f.bytes, offset);
+      if (!tail) {
+        throw CorruptionError(
+            path, offset,
+            std::string(to_string(r.damage)) +
+                (newest && f.open ? " (valid records follow)" : " (in a closed segment)"));
+      }
+      recovered->warnings.push_back(
+          {path, offset,
+           path + ": truncating a torn tail at offset " + std::to_string(offset) + " (" +
+               to_string(r.damage) + ", " + std::to_string(f.bytes.size() - offset) +
+               " bytes dropped); last good index " + std::to_string(replay.last().get())});
+      truncate_file(path, offset);
+      f.bytes.resize(offset);
+      return;
+    }
+    Record& rec = r.record;
+    switch (rec.type) {
+      case RecordType::kEntry: {
+        const Index index = rec.entry.index;
+        std::string error = replay.add_entry(std::move(rec.entry));
+        if (!error.empty()) throw CorruptionError(path, offset, error);
+        if (!seg.has_entries) seg.first_index = index;
+        seg.has_entries = true;
+        seg.last_index = index;
+        seg.max_index = std::max(seg.max_index, index);
+        break;
+      }
+      case RecordType::kHardState:
+        replay.hard_state = rec.hard_state;
+        break;
+      case RecordType::kSnapshot:
+        replay.apply_mark(rec.snapshot);
+        break;
+      case RecordType::kReserved:
+        break;
+    }
+    if (offset == kSegmentHeaderBytes || seg.head_bytes == offset) {
+      if (rec.type != RecordType::kEntry) seg.head_bytes = offset + rec.size_bytes;
+    }
+    offset += rec.size_bytes;
+  }
+}
+
+}  // namespace
 
 std::unique_ptr<Wal> Wal::open(const std::string& dir, const WalOptions& options,
                                const std::optional<SnapshotMeta>& snapshot, Recovered* recovered) {
@@ -344,71 +535,40 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, const WalOptions& options
   return wal;
 }
 
-void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recovered) {
-  make_directory(dir_);
-  std::vector<FoundSegment> found;
-  for (const std::string& name : list_directory(dir_)) {
-    const NameKind kind = classify(name);
-    if (kind == NameKind::kOther) {
-      recovered->warnings.push_back(
-          {join_path(dir_, name), 0, join_path(dir_, name) + ": not a WAL segment, ignored"});
-      continue;
-    }
-    if (found.size() >= kSegmentsCountMax) {
-      throw CorruptionError(dir_, 0,
-                            "more than " + std::to_string(kSegmentsCountMax) + " segments");
-    }
-    FoundSegment f;
-    f.name = name;
-    f.open = kind == NameKind::kOpen;
-    f.bytes = read_file(join_path(dir_, name), kSegmentFileBytesMax);
-    SegmentHeader header;
-    const Damage d = parse_segment_header(f.bytes, &header);
-    if (d != Damage::kNone) {
-      // A crash right after creating the newest open segment can leave its header unwritten.
-      f.seq = UINT64_MAX;
-      uint64_t n = 0;
-      if (f.open && (d == Damage::kTruncated || d == Damage::kZeroed) &&
-          parse_u64(name.substr(5), &n)) {
-        f.seq = n;
-      } else {
-        throw CorruptionError(join_path(dir_, name), 0, to_string(d));
-      }
-      f.bytes.clear();  // marks "no header"
-    } else {
-      f.seq = header.segment_seq;
-      uint64_t n = 0;
-      if (f.open && (!parse_u64(name.substr(5), &n) || n != f.seq)) {
-        throw CorruptionError(join_path(dir_, name), 12,
-                              "segment_seq " + std::to_string(f.seq) + " does not match the name");
-      }
-    }
-    found.push_back(std::move(f));
-  }
-  std::sort(found.begin(), found.end(),
-            [](const FoundSegment& a, const FoundSegment& b) { return a.seq < b.seq; });
-  // A crash right after creating a segment can leave it without a header: it holds nothing,
-  // and the segment before it becomes the newest (whose tail may then be torn).
-  if (!found.empty() && found.back().bytes.empty()) {
+// Segments the manifest does not list and a crash explains: older ones whose removal was under
+// way, and a newest one whose header was never written (it holds nothing). Checks the rest
+// against the manifest before removing anything.
+void Wal::drop_unlisted(const std::optional<Manifest>& manifest, std::vector<FoundSegment>& found,
+                        Recovered* recovered) {
+  size_t older = 0;
+  while (manifest && older < found.size() && found[older].seq < manifest->first_seq) ++older;
+  std::vector<FoundSegment> leftovers(found.begin(),
+                                      found.begin() + static_cast<std::ptrdiff_t>(older));
+  found.erase(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(older));
+  bool headerless = !found.empty() && found.back().bytes.empty() &&
+                    (!manifest || found.back().seq > manifest->last_seq);
+  if (headerless) {
     const std::string path = join_path(dir_, found.back().name);
     recovered->warnings.push_back(
         {path, 0, path + ": removing a segment whose header was never written"});
     remove_file(path);
-    if (options_.fsync) sync_directory(dir_);
     next_segment_seq_ = found.back().seq;
     found.pop_back();
   }
-
-  for (size_t k = 1; k < found.size(); ++k) {
-    if (found[k].seq != found[k - 1].seq + 1) {
-      throw CorruptionError(join_path(dir_, found[k].name), 0,
-                            "segment_seq " + std::to_string(found[k].seq) + " follows " +
-                                std::to_string(found[k - 1].seq) + " in " + found[k - 1].name +
-                                ": a segment is missing");
-    }
+  check_listed(dir_, manifest, found);
+  for (const FoundSegment& f : leftovers) {
+    const std::string path = join_path(dir_, f.name);
+    recovered->warnings.push_back(
+        {path, 0,
+         path + ": removing a segment older than the manifest's first (segment_seq " +
+             std::to_string(manifest->first_seq) + "): a snapshot covers it"});
+    remove_file(path);
   }
+  if (options_.fsync && (headerless || !leftovers.empty())) sync_directory(dir_);
+}
 
-  Replay replay;
+std::shared_ptr<SyncJob::Segment> Wal::replay_segments(std::vector<FoundSegment>& found,
+                                                       Replay& replay, Recovered* recovered) {
   std::shared_ptr<Segment> last_open;
   for (size_t k = 0; k < found.size(); ++k) {
     FoundSegment& f = found[k];
@@ -418,80 +578,46 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
     seg->seq = f.seq;
     seg->dir = dir_;
     if (f.bytes.empty()) throw CorruptionError(path, 0, "segment header missing");
-    uint64_t offset = kSegmentHeaderBytes;
-    // Bounded by the file size: every iteration consumes at least one record header.
-    while (offset < f.bytes.size()) {
-      ParseResult r = parse_record(f.bytes, offset);
-      if (r.damage != Damage::kNone) {
-        const bool tail = newest && f.open && !find_valid_record_after(f.bytes, offset);
-        if (!tail) {
-          throw CorruptionError(
-              path, offset,
-              std::string(to_string(r.damage)) +
-                  (newest && f.open ? " (valid records follow)" : " (in a closed segment)"));
-        }
-        recovered->warnings.push_back(
-            {path, offset,
-             path + ": truncating a torn tail at offset " + std::to_string(offset) + " (" +
-                 to_string(r.damage) + ", " + std::to_string(f.bytes.size() - offset) +
-                 " bytes dropped); last good index " + std::to_string(replay.last().get())});
-        truncate_file(path, offset);
-        f.bytes.resize(offset);
-        break;
-      }
-      Record& rec = r.record;
-      switch (rec.type) {
-        case RecordType::kEntry: {
-          const Index index = rec.entry.index;
-          std::string error = replay.add_entry(std::move(rec.entry));
-          if (!error.empty()) throw CorruptionError(path, offset, error);
-          if (!seg->has_entries) seg->first_index = index;
-          seg->has_entries = true;
-          seg->last_index = index;
-          seg->max_index = std::max(seg->max_index, index);
-          break;
-        }
-        case RecordType::kHardState:
-          replay.hard_state = rec.hard_state;
-          break;
-        case RecordType::kSnapshot:
-          replay.apply_mark(rec.snapshot);
-          break;
-        case RecordType::kReserved:
-          break;
-      }
-      if (offset == kSegmentHeaderBytes || seg->head_bytes == offset) {
-        if (rec.type != RecordType::kEntry) seg->head_bytes = offset + rec.size_bytes;
-      }
-      offset += rec.size_bytes;
-    }
+    const size_t warnings_before = recovered->warnings.size();
+    replay_records(path, f, newest, *seg, replay, recovered);
     seg->bytes = f.bytes.size();
     next_segment_seq_ = f.seq + 1;
     if (newest && f.open) {
       seg->open_name = f.name;
       last_open = seg;
-      if (options_.fsync && !recovered->warnings.empty()) {
+      if (options_.fsync && recovered->warnings.size() > warnings_before) {
         const int fd = open_file(path, O_WRONLY);
         sync_file(fd, path);  // the truncation itself must be durable before we append
         close_file(fd, path);
       }
-    } else {
-      if (f.open) {  // closed but not yet renamed when the node stopped: it is whole, rename
-        seg->open_name = f.name;
-        seg->closed_name = seg->has_entries ? closed_segment_name(seg->first_index, seg->last_index)
-                                            : closed_segment_name(replay.last() + 1, replay.last());
-        if (path_exists(join_path(dir_, seg->closed_name))) {
-          seg->closed_name += "." + std::to_string(seg->seq);
-        }
-        rename_file(path, join_path(dir_, seg->closed_name));
-        if (options_.fsync) sync_directory(dir_);
-      } else {
-        seg->closed_name = f.name;
-      }
-      closed_names_.insert(seg->closed_name);
-      closed_durable_.push_back(std::move(seg));
+      continue;
     }
+    if (f.open) {  // closed but not yet renamed when the node stopped: it is whole, rename
+      seg->open_name = f.name;
+      seg->closed_name = seg->has_entries ? closed_segment_name(seg->first_index, seg->last_index)
+                                          : closed_segment_name(replay.last() + 1, replay.last());
+      if (path_exists(join_path(dir_, seg->closed_name))) {
+        seg->closed_name += "." + std::to_string(seg->seq);
+      }
+      rename_file(path, join_path(dir_, seg->closed_name));
+      if (options_.fsync) sync_directory(dir_);
+    } else {
+      seg->closed_name = f.name;
+    }
+    closed_names_.insert(seg->closed_name);
+    closed_durable_.push_back(std::move(seg));
   }
+  return last_open;
+}
+
+void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recovered) {
+  make_directory(dir_);
+  const std::optional<Manifest> manifest = read_manifest(dir_);
+  std::vector<FoundSegment> found = find_segments(dir_, recovered);
+  const bool found_any = !found.empty();
+  drop_unlisted(manifest, found, recovered);
+  Replay replay;
+  std::shared_ptr<Segment> last_open = replay_segments(found, replay, recovered);
 
   // The snapshot the log starts after: the one in snap/, which must cover every mark.
   if (replay.mark && (!snapshot || snapshot->index < replay.mark->index)) {
@@ -503,7 +629,7 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
   if (snapshot) replay.apply_mark(SnapshotMark{snapshot->index, snapshot->term});
   const Index expected_first = snapshot ? snapshot->index + 1 : Index(1);
   if (!replay.entries.empty() && replay.entries.front().index != expected_first) {
-    throw CorruptionError(dir_, 0,
+    throw CorruptionError(found.empty() ? dir_ : join_path(dir_, found.front().name), 0,
                           "entries " + std::to_string(expected_first.get()) + " to " +
                               std::to_string(replay.entries.front().index.get() - 1) +
                               " are missing (segments deleted?)");
@@ -524,6 +650,41 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
   } else {
     start_segment();
   }
+  adopt_manifest(manifest, found_any, recovered);
+}
+
+// Brings the manifest up to date with the segments recovery kept (the oldest closed one, or
+// the current one, through the current one).
+void Wal::adopt_manifest(const std::optional<Manifest>& on_disk, bool found_any,
+                         Recovered* recovered) {
+  Manifest m;
+  m.first_seq = closed_durable_.empty() ? current_->seq : closed_durable_.front()->seq;
+  m.first_name = name_of_segment(m.first_seq);
+  m.last_seq = current_->seq;
+  listed_last_seq_ = m.last_seq;
+  if (on_disk != m) {
+    const std::string path = join_path(dir_, kManifestName);
+    if (!on_disk && found_any) {
+      recovered->warnings.push_back(
+          {path, 0,
+           path + ": no manifest (a WAL written before manifests existed): recording segments " +
+               std::to_string(m.first_seq) + " to " + std::to_string(m.last_seq) + " as found"});
+    } else if (on_disk && on_disk->last_seq < m.last_seq) {
+      recovered->warnings.push_back(
+          {path, 0,
+           path + ": listing segments " + std::to_string(on_disk->last_seq + 1) + " to " +
+               std::to_string(m.last_seq) + ", created before a crash that came before the " +
+               "manifest listed them"});
+    }
+    // As in a sync job: the newest segment's header and name are durable before it is listed.
+    flush();
+    if (options_.fsync) {
+      sync_file(current_->fd, current_->path());
+      sync_directory(dir_);
+    }
+    write_manifest(dir_, m, options_.fsync);
+  }
+  manifest_ = std::make_shared<ManifestKeeper>(dir_, options_.fsync, m);
 }
 
 }  // namespace raftlab::persist

@@ -5,7 +5,8 @@
 // exceeds segment_bytes_max it is closed: synced, renamed `FIRST-LAST` (the first and last
 // entry index it holds, 20 digits each) and a new `open-(N+1)` begun. The directory is fsynced
 // after every create, rename and unlink before anything that depends on it is called durable.
-// Segments are ordered by the segment_seq in their headers, not by name.
+// Segments are ordered by the segment_seq in their headers, not by name. `MANIFEST` records
+// which segments must exist (persist/manifest.h: its layout and when it is written).
 //
 // Recovery policy (Wal::open):
 //   1. The newest segment, if it is `open-N`, may end in a torn or zeroed tail: the last writes
@@ -15,9 +16,15 @@
 //      lost this way: a sync makes the whole file prefix durable, so a record that was
 //      acknowledged is followed by nothing but other acknowledged records or the torn end.
 //   2. Any other damage (in a closed segment, in an earlier `open-N`, a damaged record followed
-//      by valid ones, a bad header, a gap in the indices, a missing snapshot) stops recovery:
+//      by valid ones, a bad header, a gap in the indices, a missing snapshot, a segment the
+//      manifest lists that is missing or has no header, a damaged manifest) stops recovery:
 //      CorruptionError names the file and the offset. We would rather refuse to start than drop
 //      an acknowledged entry silently; `raftlab log dump` shows what is there.
+//   3. What a crash between two steps of a roll or a removal leaves is repaired, with a
+//      warning: segments older than the manifest's first are removed (their removal was under
+//      way), a newest `open-N` beyond the manifest's last without a header is removed, and the
+//      manifest is brought up to date. No manifest at all is a WAL written before manifests
+//      existed: it is adopted as it is and the manifest created.
 //   A record's checksum covers its length and type, so damage is never accepted as data.
 //
 // Threading contract (group commit; issue #5 drives it from a libuv loop):
@@ -27,7 +34,9 @@
 //     every write issued so far (seq <= job.seq()). job.run() may run on any thread (a libuv
 //     worker) while the loop thread keeps calling write(): it fdatasyncs the segments closed
 //     since the last sync, renames them, fsyncs the directory if needed and fdatasyncs the
-//     current segment. It touches nothing the loop thread uses.
+//     current segment; when a segment was created since the last job it then rewrites the
+//     manifest (through the locked ManifestKeeper, which remove_segments_below shares). It
+//     touches nothing else the loop thread uses.
 //   - finish_sync(job) on the loop thread, after run() returned, reports "durable through
 //     seq": only then may the host send what waited for those writes (ready.h step 2). At most
 //     one job is in flight; syncs complete in order, so durability never goes backwards.
@@ -46,6 +55,7 @@
 #include "node/types.h"
 #include "persist/format.h"
 #include "persist/io.h"
+#include "persist/manifest.h"
 
 namespace raftlab::persist {
 
@@ -86,6 +96,8 @@ struct Recovered {
 };
 
 class Wal;
+struct FoundSegment;  // recovery's working state (wal.cc)
+struct Replay;
 
 /// One group commit in flight (see the threading contract above).
 class SyncJob {
@@ -100,13 +112,16 @@ class SyncJob {
   void run() noexcept;
   uint64_t seq() const { return seq_; }
 
+  struct Segment;  // one segment file; defined in wal.cc, opaque elsewhere
+
  private:
   friend class Wal;
-  struct Segment;
   uint64_t seq_ = 0;
   bool fsync_ = true;
   bool ran_ = false;
   bool sync_directory_ = false;  // a segment was created since the last sync
+  bool list_current_ = false;    // current_ is newer than the manifest's last_seq
+  std::shared_ptr<ManifestKeeper> manifest_;
   std::string dir_;
   std::vector<std::shared_ptr<Segment>> closed_;  // sync, then rename to their final names
   std::shared_ptr<Segment> current_;
@@ -143,7 +158,8 @@ class Wal {
   uint64_t sync();
 
   /// Deletes closed, durable segments holding only entries at or below `index` (a snapshot
-  /// covers them), oldest first, then fsyncs the directory. Returns how many were removed.
+  /// covers them), oldest first, then fsyncs the directory. The manifest's first segment
+  /// moves before any unlink (manifest.h). Returns how many were removed.
   size_t remove_segments_below(Index index);
 
   uint64_t written_seq() const { return written_seq_; }
@@ -157,6 +173,12 @@ class Wal {
   using Segment = SyncJob::Segment;
   Wal(std::string dir, const WalOptions& options);
   void recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recovered);
+  void drop_unlisted(const std::optional<Manifest>& manifest, std::vector<FoundSegment>& found,
+                     Recovered* recovered);
+  std::shared_ptr<Segment> replay_segments(std::vector<FoundSegment>& found, Replay& replay,
+                                           Recovered* recovered);
+  void adopt_manifest(const std::optional<Manifest>& on_disk, bool found_any, Recovered* recovered);
+  std::string name_of_segment(uint64_t seq) const;
   void start_segment();
   void roll_if_full(size_t next_record_bytes);
   void flush();
@@ -171,6 +193,8 @@ class Wal {
   std::vector<std::shared_ptr<Segment>> closed_durable_;  // renamed, in segment order
   std::set<std::string> closed_names_;  // never reused: a rename must not replace a segment
   bool directory_dirty_ = false;
+  std::shared_ptr<ManifestKeeper> manifest_;  // set by recovery
+  uint64_t listed_last_seq_ = 0;  // the manifest's last_seq once the jobs begun so far ran
   uint64_t next_segment_seq_ = 1;
   uint64_t written_seq_ = 0;
   uint64_t durable_seq_ = 0;

@@ -52,11 +52,12 @@ inline Entry make_entry(uint64_t index, uint64_t term, std::string data,
   return e;
 }
 
-/// The only segment file names in a wal directory, sorted.
+/// The segment file names in a wal directory (not its MANIFEST), sorted.
 inline std::vector<std::string> segment_files(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    names.push_back(e.path().filename().string());
+    std::string name = e.path().filename().string();
+    if (name.rfind("MANIFEST", 0) != 0) names.push_back(std::move(name));
   }
   std::sort(names.begin(), names.end());
   return names;
