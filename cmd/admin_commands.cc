@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -256,8 +257,9 @@ void ensure_running(const std::string& dir, ClusterSpec& spec, NodeId id) {
 
 // Makes `id` a voter (add) or no member (remove) through the leader and returns the leader's
 // view once a majority reports the new configuration. LabError(3) when not done in time.
+// *already: it was so before anything was asked.
 LeaderView change_membership(const std::string& dir, const std::string& op, NodeId id,
-                             const std::string& timeout) {
+                             const std::string& timeout, bool* already = nullptr) {
   ClusterSpec spec = load_cluster(dir);
   const bool add = op == "add";
   if (!add && spec.node(id) == nullptr) {
@@ -268,6 +270,10 @@ LeaderView change_membership(const std::string& dir, const std::string& op, Node
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(*parse_duration_ms(timeout));
   std::optional<LeaderView> v = await_leader(dir, spec, deadline, timeout);
+  if (already != nullptr) {
+    *already =
+        add ? contains(v->voters, id) : !contains(v->voters, id) && !contains(v->learners, id);
+  }
   if (add) ensure_running(dir, spec, id);
   std::string refusal;
   auto next_ask = Clock::now();
@@ -297,20 +303,71 @@ LeaderView change_membership(const std::string& dir, const std::string& op, Node
                                    (refusal.empty() ? "" : "; last refusal: " + refusal));
 }
 
-void print_membership(const LeaderView& v, NodeId id, const std::string& done, bool as_json) {
+void print_membership(const LeaderView& v, NodeId id, const std::string& done, bool as_json,
+                      bool changed = true) {
   if (as_json) {
-    print_json({{"nodes", ids_json({id})}, {"voters", v.voters}, {"learners", v.learners}});
+    print_json({{"nodes", ids_json({id})},
+                {"changed", changed},
+                {"voters", v.voters},
+                {"learners", v.learners}});
   } else {
-    std::cout << "node " << id.get() << " " << done << ": voters " << list_text(v.voters)
-              << ", learners " << list_text(v.learners) << "\n";
+    std::cout << done << ": voters " << list_text(v.voters) << ", learners "
+              << list_text(v.learners) << "\n";
   }
 }
 
 int run_member(const MemberOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   const NodeId id(o.id);
-  const LeaderView v = change_membership(dir, o.op, id, o.timeout);
-  print_membership(v, id, o.op == "add" ? "is a voter" : "is not a member", o.json);
+  bool already = false;
+  const LeaderView v = change_membership(dir, o.op, id, o.timeout, &already);
+  const std::string name = "node " + std::to_string(id.get());
+  std::string done;
+  if (o.op == "add") {
+    done = already ? name + " was a voter already, nothing changed" : "added " + name;
+  } else {
+    done = already ? name + " was not a member, nothing changed" : "removed " + name;
+  }
+  print_membership(v, id, done, o.json, !already);
+  return kExitOk;
+}
+
+// ---- members -----------------------------------------------------------------------------------
+
+struct MembersOptions {
+  std::string dir;
+  std::string timeout = "5s";
+  bool json = false;
+};
+
+// The configuration as the leader holds it (as `etcdctl member list`), and the nodes of
+// cluster.json that are in it no more (or not yet).
+int run_members(const MembersOptions& o) {
+  const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const ClusterSpec spec = load_cluster(dir);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(*parse_duration_ms(o.timeout));
+  const LeaderView v = await_leader(dir, spec, deadline, o.timeout);
+  std::vector<uint64_t> others;
+  for (const NodeSpec& n : spec.nodes) {
+    if (!contains(v.voters, n.id) && !contains(v.learners, n.id)) others.push_back(n.id.get());
+  }
+  if (o.json) {
+    print_json({{"leader", v.leader.get()},
+                {"term", v.term},
+                {"voters", v.voters},
+                {"learners", v.learners},
+                {"not_members", others}});
+    return kExitOk;
+  }
+  std::cout << "ID  MEMBER   PORT\n";
+  for (const NodeSpec& n : spec.nodes) {
+    const char* m = contains(v.voters, n.id)     ? "voter"
+                    : contains(v.learners, n.id) ? "learner"
+                                                 : "removed";
+    std::printf("%-3llu %-8s %u%s\n", static_cast<unsigned long long>(n.id.get()), m, n.port,
+                n.id == v.leader ? "  (leader)" : "");
+  }
+  std::cout << "configuration of leader " << v.leader.get() << " in term " << v.term << "\n";
   return kExitOk;
 }
 
@@ -364,7 +421,8 @@ int run_rebuild(const RebuildOptions& o) {
   std::cerr << "raftlab: rebuild " << id.get() << ": wiped " << node_dir(dir, id)
             << "; adding it back (it starts empty, as a learner)\n";
   const LeaderView after = change_membership(dir, "add", id, o.timeout);
-  print_membership(after, id, "rebuilt, a voter again", o.json);
+  print_membership(after, id, "node " + std::to_string(id.get()) + " rebuilt, a voter again",
+                   o.json);
   return kExitOk;
 }
 
@@ -433,13 +491,21 @@ void setup_admin_commands(CLI::App& app) {
     cmd->add_option("OP", o->op, "add or remove")
         ->required()
         ->check(CLI::IsMember({"add", "remove"}));
-    cmd->add_option("ID", o->id, "The node id")
-        ->required()
-        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+    cmd->add_option("ID", o->id, "The node id")->required()->check(node_id_validator());
     cmd->add_option("--timeout", o->timeout, "Bound (default 10s)")
         ->check(positive_duration_validator());
     cmd->add_flag("--json", o->json, "Print one JSON document");
     cmd->callback([o] { run_command([o] { return run_member(*o); }); });
+  }
+  {
+    auto o = std::make_shared<MembersOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "members", "The configuration as the leader holds it: voters, learners, removed nodes");
+    add_dir_option(cmd, o->dir);
+    cmd->add_option("--timeout", o->timeout, "Bound on finding a leader (default 5s)")
+        ->check(positive_duration_validator());
+    cmd->add_flag("--json", o->json, "Print one JSON document");
+    cmd->callback([o] { run_command([o] { return run_members(*o); }); });
   }
   {
     auto o = std::make_shared<RebuildOptions>();
@@ -451,7 +517,7 @@ void setup_admin_commands(CLI::App& app) {
     add_dir_option(cmd, o->dir);
     cmd->add_option("ID", o->id, "The node to rebuild (not the leader)")
         ->required()
-        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+        ->check(node_id_validator());
     cmd->add_option("--timeout", o->timeout, "Bound on each membership change (default 30s)")
         ->check(positive_duration_validator());
     cmd->add_flag("--json", o->json, "Print one JSON document");

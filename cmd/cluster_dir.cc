@@ -144,7 +144,7 @@ std::vector<NodeSpec> nodes_from_json(const json& j) {
   std::set<NodeId> ids;
   for (size_t k = 0; k < j.size(); ++k) {
     const std::string where = "nodes[" + std::to_string(k) + "].";
-    const NodeId id(field_in_range(j[k], "id", where, 1, int64_t{1} << 32));
+    const NodeId id(field_in_range(j[k], "id", where, 1, 4'294'967'295));
     const auto port = static_cast<uint16_t>(field_in_range(j[k], "port", where, 1, 65535));
     if (!ids.insert(id).second) {
       throw LabError(4, "cluster.json: " + where + "id: node " + std::to_string(id.get()) +

@@ -91,7 +91,8 @@ std::optional<uint64_t> parse_duration_ms(const std::string& text) {
   const std::optional<uint64_t> n = parse_u64(text.substr(0, k));
   if (!n || *n > (uint64_t{1} << 40)) return std::nullopt;
   const std::string unit = text.substr(k);
-  if (unit.empty() || unit == "ms") return *n;
+  // A bare number is refused: `--duration 5` meaning 5 ms ran a check that injected nothing.
+  if (unit == "ms") return *n;
   if (unit == "s") return *n * 1000;
   if (unit == "m") return *n * 60'000;
   return std::nullopt;
@@ -130,11 +131,15 @@ std::optional<std::pair<uint64_t, uint64_t>> parse_duration_range(const std::str
   return std::make_pair(*lo, *hi);
 }
 
+namespace {
+std::string bad_duration(const std::string& text) {
+  return "bad duration '" + text + "': write a number with a unit: 150ms, 2s or 1m";
+}
+}  // namespace
+
 const CLI::Validator& duration_validator() {
   static const CLI::Validator v(
-      [](std::string& s) -> std::string {
-        return parse_duration_ms(s) ? "" : "bad duration '" + s + "' (write 150ms, 2s, 1m)";
-      },
+      [](std::string& s) -> std::string { return parse_duration_ms(s) ? "" : bad_duration(s); },
       "DURATION");
   return v;
 }
@@ -143,10 +148,21 @@ const CLI::Validator& positive_duration_validator() {
   static const CLI::Validator v(
       [](std::string& s) -> std::string {
         const auto ms = parse_duration_ms(s);
-        if (!ms) return "bad duration '" + s + "' (write 150ms, 2s, 1m)";
+        if (!ms) return bad_duration(s);
         return *ms == 0 ? "a duration of zero means nothing here: give at least 1ms" : "";
       },
       "DURATION");
+  return v;
+}
+
+const CLI::Validator& node_id_validator() {
+  static const CLI::Validator v(
+      [](std::string& s) -> std::string {
+        const auto id = parse_u64(s);
+        if (id && *id >= 1 && *id <= kNodeIdMax) return "";
+        return "bad node id '" + s + "': a whole number from 1 to " + std::to_string(kNodeIdMax);
+      },
+      "ID");
   return v;
 }
 
@@ -477,6 +493,17 @@ std::optional<json> admin_request(const std::string& dir, NodeId id, const json&
 
 namespace {
 
+std::vector<uint64_t> id_field(const json& j, const char* name) {
+  std::vector<uint64_t> ids;
+  if (j.contains(name) && j[name].is_array()) {
+    for (const json& id : j[name]) {
+      if (id.is_number_unsigned()) ids.push_back(id.get<uint64_t>());
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 uint64_t field_u64(const json& j, const char* name) {
   const auto it = j.find(name);
   if (it == j.end() || !it->is_number_unsigned()) return 0;
@@ -531,6 +558,8 @@ std::vector<NodeView> collect_views(const std::string& dir, const ClusterSpec& s
         v.last_index = field_u64(*a, "last_index");
         v.snapshot_index = field_u64(*a, "snapshot_index");
         if (a->contains("counters")) v.counters = a->at("counters");
+        v.voters = id_field(*a, "voters");
+        v.learners = id_field(*a, "learners");
       }
     }
     if (!v.answered && read_files) read_node_files(dir, v);
@@ -752,8 +781,33 @@ std::string faults_text(const ClusterSpec& spec, NodeId id) {
 
 }  // namespace
 
+std::vector<std::string> membership_of(const std::vector<NodeView>& views) {
+  // The configuration to judge by: the leader's (the newest term), else any answering node's.
+  const NodeView* ref = nullptr;
+  for (const NodeView& v : views) {
+    if (!v.answered || v.voters.empty()) continue;
+    const bool better = ref == nullptr || (v.role == "leader" && ref->role != "leader") ||
+                        ((v.role == "leader") == (ref->role == "leader") && v.term > ref->term);
+    if (better) ref = &v;
+  }
+  std::vector<std::string> out;
+  for (const NodeView& v : views) {
+    if (ref == nullptr) {
+      out.push_back("unknown");
+    } else if (std::count(ref->voters.begin(), ref->voters.end(), v.id.get())) {
+      out.push_back("voter");
+    } else if (std::count(ref->learners.begin(), ref->learners.end(), v.id.get())) {
+      out.push_back("learner");
+    } else {
+      out.push_back("removed");
+    }
+  }
+  return out;
+}
+
 json status_json(const ClusterSpec& spec, const std::vector<NodeView>& views) {
   json doc = {{"cluster_id", spec.cluster_id}, {"nodes", json::array()}};
+  const std::vector<std::string> member = membership_of(views);
   for (const NodeView& v : views) {
     const bool known = v.answered || v.from_files;
     auto num = [&](uint64_t x, bool ok) { return ok ? json(x) : json(nullptr); };
@@ -767,6 +821,7 @@ json status_json(const ClusterSpec& spec, const std::vector<NodeView>& views) {
                             {"applied", num(v.applied, v.answered)},
                             {"last_index", num(v.last_index, known)},
                             {"snapshot_index", num(v.snapshot_index, known)},
+                            {"member", member[doc["nodes"].size()]},
                             {"faults", faults_text(spec, v.id)},
                             {"counters", v.answered ? v.counters : json(nullptr)}});
   }
@@ -778,14 +833,17 @@ void print_status(const ClusterSpec& spec, const std::vector<NodeView>& views, b
     print_json(status_json(spec, views));
     return;
   }
-  std::vector<std::vector<std::string>> rows = {{"ID", "PID", "PROCESS", "ROLE", "TERM", "LEADER",
-                                                 "COMMIT", "APPLIED", "LAST", "SNAP", "FAULTS"}};
+  std::vector<std::vector<std::string>> rows = {{"ID", "PID", "PROCESS", "MEMBER", "ROLE", "TERM",
+                                                 "LEADER", "COMMIT", "APPLIED", "LAST", "SNAP",
+                                                 "FAULTS"}};
+  const std::vector<std::string> member = membership_of(views);
   for (const NodeView& v : views) {
     const bool known = v.answered || v.from_files;
     auto num = [&](uint64_t x, bool ok) { return ok ? std::to_string(x) : std::string("-"); };
     std::string faults = faults_text(spec, v.id);
     rows.push_back({std::to_string(v.id.get()), v.pid ? std::to_string(*v.pid) : "-",
-                    to_string(v.process), v.answered ? v.role : "-", num(v.term, known),
+                    to_string(v.process), member[rows.size() - 1], v.answered ? v.role : "-",
+                    num(v.term, known),
                     v.answered ? (v.leader ? std::to_string(v.leader) : "none") : "-",
                     num(v.commit, known), num(v.applied, v.answered), num(v.last_index, known),
                     num(v.snapshot_index, known), faults.empty() ? "-" : faults});

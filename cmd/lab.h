@@ -39,7 +39,8 @@ constexpr uint32_t kStartTimeoutMs = 5000;     // a started node writes its pid 
 constexpr uint32_t kStopTermTimeoutMs = 3000;  // SIGTERM, then SIGKILL
 constexpr uint32_t kStopKillTimeoutMs = 3000;  // SIGKILL, then give up (exit 4)
 constexpr uint32_t kPollIntervalMs = 20;
-constexpr uint32_t kPortWaitMs = 2000;  // between status polls of `wait` and `up`
+constexpr uint64_t kNodeIdMax = 4'294'967'295;  // ids are 32-bit on the command line
+constexpr uint32_t kPortWaitMs = 2000;          // between status polls of `wait` and `up`
 
 // ---------------------------------------------------------------------------------------------
 // Parsing: durations (`150ms`, `2s`, `1m`), ratios (`10%`, `0.1`), node selectors.
@@ -48,7 +49,8 @@ constexpr uint32_t kPortWaitMs = 2000;  // between status polls of `wait` and `u
 /// clock that a fault or an NTP step could move).
 uint64_t monotonic_ns();
 
-/// Milliseconds in "150ms", "2s", "1m" (a bare number is milliseconds); nullopt if malformed.
+/// Milliseconds in "150ms", "2s", "1m"; nullopt if malformed or without a unit ("5" is
+/// refused: is it 5 ms or 5 s?).
 std::optional<uint64_t> parse_duration_ms(const std::string& text);
 /// "10%" -> 0.1, "0.1" -> 0.1; nullopt if malformed or outside [0, 1].
 std::optional<double> parse_ratio(const std::string& text);
@@ -60,6 +62,8 @@ const CLI::Validator& duration_validator();
 /// As duration_validator, and more than zero (timeouts, intervals).
 const CLI::Validator& positive_duration_validator();
 const CLI::Validator& duration_range_validator();
+/// A node id: 1 to kNodeIdMax.
+const CLI::Validator& node_id_validator();
 const CLI::Validator& ratio_validator();
 /// Syntax of a selector: an id, a list `1,3`, `leader`, `followers`, `all`, `random`.
 const CLI::Validator& selector_validator();
@@ -121,7 +125,13 @@ struct NodeView {
   uint64_t last_index = 0;
   uint64_t snapshot_index = 0;
   nlohmann::json counters = nlohmann::json::object();
+  std::vector<uint64_t> voters;    // its configuration, as it answered (sorted)
+  std::vector<uint64_t> learners;  // sorted
 };
+
+/// For each view: "voter", "learner" or "removed" in the leader's configuration (else the
+/// newest answering node's), or "unknown" when no node answered.
+std::vector<std::string> membership_of(const std::vector<NodeView>& views);
 
 /// The view of every node of the cluster, in cluster.json order. Stopped nodes show what their
 /// files tell (term, commit and last index read from the WAL) when `read_files` is set.

@@ -26,6 +26,72 @@ namespace {
 constexpr const char* kVersion = "raftlab 0.1.0";
 constexpr int kExitUsage = 2;  // CLI.md: unknown command or flag, bad value
 
+constexpr const char* kFooter =
+    "The cluster lives in a directory: --dir DIR, else $RAFTLAB_DIR, else ./raftlab-data.\n"
+    "--dir and --json may come before the command too (raftlab --dir D status).\n"
+    "Durations take a unit: 150ms, 2s, 1m. Nodes: 2, 1,3, leader, followers, all, random.\n"
+    "Exit codes: 0 done; 1 a check found a violation, an operation failed for certain, get\n"
+    "found no key, logs differ; 2 usage error; 3 timed out or outcome unknown; 4 environment\n"
+    "(no cluster, node not running, port in use, corrupt WAL, disk full).\n"
+    "`raftlab COMMAND --help` tells more.";
+
+// The verbs by what they are for, in `raftlab --help`.
+struct VerbGroup {
+  const char* group;
+  std::vector<const char*> verbs;
+};
+const std::vector<VerbGroup>& verb_groups() {
+  static const std::vector<VerbGroup> groups = {
+      {"Cluster",
+       {"up", "down", "status", "kill", "start", "restart", "pause", "resume", "members", "member",
+        "rebuild", "transfer", "snapshot"}},
+      {"Faults", {"partition", "isolate", "cut", "net", "heal", "faults"}},
+      {"Inspect", {"wait", "log", "logs"}},
+      {"Key/value store", {"put", "get", "append", "delete", "cas"}},
+      {"Test and measure", {"check", "bench"}},
+  };
+  return groups;
+}
+
+void group_verbs(CLI::App& app) {
+  for (const VerbGroup& g : verb_groups()) {
+    for (const char* verb : g.verbs) {
+      try {
+        app.get_subcommand(verb)->group(g.group);
+      } catch (const CLI::OptionNotFound&) {
+        // a verb this build does not have
+      }
+    }
+  }
+  app.get_subcommand("log")->description(
+      "The Raft log on disk: `log dump` its entries, `log diff` the nodes' logs compared");
+  app.get_subcommand("logs")->description(
+      "A node's own diagnostic lines (node.log), not the Raft log");
+}
+
+// git, etcdctl and kubectl take global flags before the verb: `raftlab --dir D status`. The
+// leading --dir and --json are moved behind the verb's arguments, where every verb takes them.
+std::vector<std::string> global_flags_last(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<std::string> leading;
+  size_t k = 1;
+  while (k < args.size()) {
+    if (args[k] == "--json" || args[k].rfind("--dir=", 0) == 0) {
+      leading.push_back(args[k++]);
+    } else if (args[k] == "--dir" && k + 1 < args.size()) {
+      leading.push_back(args[k++]);
+      leading.push_back(args[k++]);
+    } else {
+      break;
+    }
+  }
+  if (leading.empty() || k == args.size()) return args;  // nothing moved, or no verb at all
+  std::vector<std::string> out = {args[0]};
+  out.insert(out.end(), args.begin() + static_cast<std::ptrdiff_t>(k), args.end());
+  out.insert(out.end(), leading.begin(), leading.end());
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,8 +115,14 @@ int main(int argc, char** argv) {
   raftlab::lab::setup_bench(app);
   raftlab::lab::setup_check(app);
 
+  group_verbs(app);
+  app.footer(kFooter);
+
+  std::vector<std::string> args = global_flags_last(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   } catch (const CLI::RuntimeError& e) {
     return e.get_exit_code();  // a subcommand ran and failed with this code
   } catch (const CLI::ParseError& e) {

@@ -47,6 +47,7 @@ std::vector<std::string> parse_nemesis_kinds(const std::string& text) {
     part.erase(0, part.find_first_not_of(" \t"));
     part.erase(part.find_last_not_of(" \t") + 1);
     if (part.empty() || part == "none") continue;
+    if (part == "majority-ring") part = "ring";  // partition --random's name for it
     if (part == "all") {
       for (const std::string& k : kNemesisKinds) add(k);
     } else if (std::find(kNemesisKinds.begin(), kNemesisKinds.end(), part) != kNemesisKinds.end()) {

@@ -23,7 +23,7 @@ void setup_node(CLI::App& app) {
                    "Cluster directory (default $RAFTLAB_DIR or ./raftlab-data)");
   node->add_option("--id", options->id, "This node's id in cluster.json")
       ->required()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+      ->check(CLI::Range(uint64_t{1}, uint64_t{4294967295}));
   node->callback([options] {
     const int code = run_node(*options);
     if (code != 0) throw CLI::RuntimeError(code);

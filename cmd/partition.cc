@@ -372,6 +372,8 @@ void setup_fault_commands(CLI::App& app) {
         cmd->add_option("GROUPS", o->groups, "Groups, e.g. 1,2 3,4,5; unnamed nodes form one more")
             ->check(selector_validator());
     cmd->add_option("--random", o->random_shape, "A shape chosen with the cluster's seed")
+        // `ring` is the nemesis's name for majority-ring: one name for one thing, both accepted.
+        ->transform(CLI::Transformer({{"ring", "majority-ring"}}))
         ->check(CLI::IsMember({"halves", "majority-ring", "bridge", "isolate-leader"}))
         ->excludes(groups);
     add_json(cmd, *o);

@@ -74,6 +74,11 @@ grep -q "meteor" "$WORK/err" || fail "unknown nemesis not named: $(cat "$WORK/er
 echo '{}' >"$WORK/h.jsonl"
 expect_rc 2 "$RAFTLAB" check --history "$WORK/h.jsonl" --clients 3
 expect_rc 2 "$RAFTLAB" up --unsafe no_such_switch --dir "$WORK/u"
+# A number without a unit is refused (it used to mean milliseconds: a 5 ms check), naming the forms.
+expect_rc 2 "$RAFTLAB" check --duration 5 --dir "$D"
+grep -q "150ms, 2s or 1m" "$WORK/err" || fail "no accepted forms: $(cat "$WORK/err")"
+expect_rc 2 "$RAFTLAB" net --delay 5 --dir "$D"
+expect_rc 2 "$RAFTLAB" wait leader --timeout 10 --dir "$D"
 expect_rc 4 "$RAFTLAB" get k --dir "$WORK/none"
 expect_rc 4 "$RAFTLAB" check --history "$WORK/missing.jsonl"
 exit 0
