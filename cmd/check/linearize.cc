@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <limits>
+#include <mutex>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "cmd/check/model.h"
@@ -30,7 +33,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kInf = std::numeric_limits<int64_t>::max();  // return time of info ops
+// A time later than every time in a history. Only a bound in comparisons and minimums: an
+// operation's unknown outcome is its own flag (KOp::unknown, Problem::optional), never this
+// value, because a history may hold this very time on an ok completion (issue 17: such an op
+// was taken as "may be left out", and a violation passed as linearizable).
+constexpr int64_t kInf = std::numeric_limits<int64_t>::max();
 constexpr uint32_t kNil = UINT32_MAX;
 constexpr uint32_t kNone = RegisterModel::kNone;
 constexpr uint32_t kAbsent = RegisterModel::kAbsent;
@@ -38,14 +45,20 @@ constexpr uint64_t kCheckEvery = 4096;  // search steps between time and memory 
 // Unknown writes are compared against reads as substrings; past this many bytes scanned the
 // remaining ones are kept (keeping is always sound, only slower to search).
 constexpr uint64_t kPruneScanBytesMax = 256ull << 20;
+// The same for the unread values of ok writes (Search::apply()), which are many more: a
+// smaller budget, so the scan never costs more than the search it saves.
+constexpr uint64_t kUnreadScanBytesMax = 4ull << 20;
+constexpr size_t kUnreadLengthsMax = 16;  // distinct written lengths indexed by window hashes
 // Violation windows: how many cut points and window sizes to try, and each try's bound.
 constexpr size_t kShrinkCutsMax = 64;
 constexpr size_t kWindowOpsMax = 64;
 constexpr uint64_t kWindowConfigsMax = 20000;
 constexpr size_t kBeforeOpsShown = 3;
 constexpr size_t kWritersShown = 3;
-constexpr int kLookaheadEvents = 256;  // events the dead-value lookahead scans at most
-constexpr int kLookaheadReaders = 8;   // readers not invoked yet it checks at most
+constexpr int kLookaheadEvents = 256;             // events the dead-value lookahead scans at most
+constexpr int kLookaheadReaders = 8;              // readers not invoked yet it checks at most
+constexpr const char* kTimeLimit = "time limit";  // KeyResult::unknown_reason
+constexpr const char* kMemoryLimit = "memory limit";
 
 uint64_t mix64(uint64_t x) {
   x ^= x >> 30;
@@ -88,7 +101,8 @@ class Budget {
 // One operation of a key, as the search sees it.
 struct KOp {
   int64_t call = 0;
-  int64_t ret = 0;  // kInf: unknown outcome
+  int64_t ret = 0;       // the return time; meaningless when unknown
+  bool unknown = false;  // info or pending: it may take effect after its call, or never
   Fn f = Fn::kGet;
   uint32_t a = kNone;  // put/append: value; get: value read (kNone: null); cas: old (kNone: absent)
   uint32_t b = kNone;  // cas: new value
@@ -121,8 +135,9 @@ inline bool step(RegisterModel& model, uint32_t state, const KOp& op, uint32_t& 
 // One search problem: a set of a key's operations, each with its effective return time, and
 // the state to start from.
 struct Problem {
-  std::vector<uint32_t> ops;  // indices into the key's KOps, by call time
-  std::vector<int64_t> ret;   // per problem op; kInf: may be left out
+  std::vector<uint32_t> ops;      // indices into the key's KOps, by call time
+  std::vector<int64_t> ret;       // per problem op: its return time (ignored when optional)
+  std::vector<uint8_t> optional;  // per problem op: 1 if it may be left out (never returns)
   uint32_t start = kAbsent;
 };
 
@@ -131,6 +146,7 @@ enum class SearchOutcome : uint8_t { kOk, kViolation, kTime, kMemory, kCapped };
 struct SearchResult {
   SearchOutcome outcome = SearchOutcome::kOk;
   uint64_t configs = 0;
+  uint64_t forced = 0;            // moves made by the read rule
   std::vector<uint32_t> deepest;  // problem op indices of the deepest partial linearization
   uint32_t deepest_state = kAbsent;
   size_t peak_bytes = 0;
@@ -154,10 +170,18 @@ class Search {
   Search(const Search&) = delete;
   Search& operator=(const Search&) = delete;
 
+  /// Merges every state that holds a value no read observes into the junk state (see
+  /// apply()). unread[v]: value v is such a value (indexed by value id; kept by reference).
+  void merge_unread(const std::vector<uint8_t>& unread) {
+    unread_ = &unread;
+    junk_ = model_.junk();
+  }
+
   SearchResult run(const Problem& p) {
     SearchResult r;
     r.outcome = setup(p) ? search(p, r) : SearchOutcome::kMemory;
     r.configs = entries_.size();
+    r.forced = forced_;
     r.peak_bytes = peak_;
     return r;
   }
@@ -219,15 +243,18 @@ class Search {
     // Events: an invoke before a return at the same time (those two ops are concurrent).
     struct Ev {
       int64_t time;
+      uint8_t never;     // 1: the return of an optional op (after every other event)
       uint32_t kind_op;  // return bit << 31 | problem op index
     };
     std::vector<Ev> evs;
     evs.reserve(2 * n);
     for (uint32_t i = 0; i < n; ++i) {
-      evs.push_back(Ev{kops_[p.ops[i]].call, i});
-      evs.push_back(Ev{p.ret[i], kReturnBit | i});
+      evs.push_back(Ev{kops_[p.ops[i]].call, 0, i});
+      // An optional op never returns: its return sorts after every other event.
+      evs.push_back(Ev{p.optional[i] != 0 ? kInf : p.ret[i], p.optional[i], kReturnBit | i});
     }
     std::sort(evs.begin(), evs.end(), [](const Ev& x, const Ev& y) {
+      if (x.never != y.never) return x.never < y.never;
       return x.time != y.time ? x.time < y.time : x.kind_op < y.kind_op;
     });
     head_ = static_cast<uint32_t>(2 * n);
@@ -374,14 +401,14 @@ class Search {
   // The value slot problem op i needs, if it is a required get or cas; else kNone.
   uint32_t reads(const Problem& p, uint32_t i) const {
     const KOp& op = kops_[p.ops[i]];
-    if (p.ret[i] == kInf || (op.f != Fn::kGet && op.f != Fn::kCas)) return kNone;
+    if (p.optional[i] != 0 || (op.f != Fn::kGet && op.f != Fn::kCas)) return kNone;
     return slot(op.a);
   }
 
   // True if problem op i is required and certainly moves the register off value slot m.
   bool leaves(const Problem& p, uint32_t i, uint32_t m) const {
     const KOp& op = kops_[p.ops[i]];
-    if (p.ret[i] == kInf) return false;
+    if (p.optional[i] != 0) return false;
     switch (op.f) {
       case Fn::kPut:
         return op.a != m;
@@ -415,7 +442,7 @@ class Search {
         if (kops_[p.ops[op]].call >= t) break;
         continue;
       }
-      if (p.ret[op] >= t) break;
+      if (p.optional[op] != 0 || p.ret[op] >= t) break;
       if (leaves(p, op, m)) return true;
     }
     return false;
@@ -424,7 +451,7 @@ class Search {
   // Adds `d` to the reader and writer counts of problem op i (d = -1 when it is linearized).
   void count_values(const Problem& p, uint32_t i, int d) {
     const KOp& op = kops_[p.ops[i]];
-    const bool required = p.ret[i] != kInf;
+    const bool required = p.optional[i] == 0;
     switch (op.f) {
       case Fn::kGet:
         if (required) readers_left_[slot(op.a)] += d;
@@ -452,7 +479,7 @@ class Search {
     uint32_t readers = readers_left_[m];
     if (except != kNil) {
       const KOp& op = kops_[p.ops[except]];
-      if (p.ret[except] != kInf && (op.f == Fn::kGet || op.f == Fn::kCas) && slot(op.a) == m) {
+      if (p.optional[except] == 0 && (op.f == Fn::kGet || op.f == Fn::kCas) && slot(op.a) == m) {
         --readers;
       }
     }
@@ -467,6 +494,8 @@ class Search {
   // True if the content of `state` is a prefix of value v (absent counts as ""). Memoized
   // per (state, v): an append node is a prefix iff its parent is and its piece follows in v.
   bool is_prefix(uint32_t state, uint32_t v) {
+    // The junk state holds a value no read observed, so no read value v starts with it.
+    if (model_.is_junk(state)) return false;
     const std::string_view text = model_.value(v);
     // Walk up to a known answer or a root, then fill the answers back down.
     chain_.clear();
@@ -626,6 +655,29 @@ class Search {
     lift(op);
   }
 
+  // Applies op to state, as step() does, but with unread-value states merged. Call a value u
+  // unread when no read observes it: no kept get returned, and no kept cas expected, a string
+  // that contains u (with no append on the key: that equals u). A register whose content
+  // contains an unread u (right after a put or a cas of u, an append of u, or any append to
+  // such a content) is junk: every get and cas fails on it (its value would contain u), an
+  // append leaves it junk (the content still contains u), and a put, a delete or nothing
+  // else leaves it, each to the same state from any junk content. So all junk contents accept
+  // exactly the same sequences of the key's operations, and the search may treat them as one
+  // state: the verdict is the same, and orders that differ only in which unread value the
+  // register held meet in the memo. (Half the writes of a real key are never read, because
+  // the next write comes first; without the merge each order of them was its own state.)
+  bool apply(uint32_t state, const KOp& op, uint32_t& out) {
+    if (unread_ == nullptr) return step(model_, state, op, out);
+    if (state == junk_ && op.f == Fn::kAppend) {
+      out = junk_;
+      return true;
+    }
+    if (!step(model_, state, op, out)) return false;
+    const uint32_t written = op.f == Fn::kCas ? op.b : op.a;
+    if (op.f != Fn::kGet && op.f != Fn::kDelete && (*unread_)[written] != 0) out = junk_;
+    return true;
+  }
+
   // True for an op that never changes the register (see forced moves in enter()).
   bool pure(const KOp& op) const { return op.f == Fn::kGet || (op.f == Fn::kCas && op.a == op.b); }
 
@@ -696,7 +748,7 @@ class Search {
       const uint32_t op = entry_op_[e];
       const KOp& k = kops_[p.ops[op]];
       uint32_t next_state;
-      if (!step(model_, state, k, next_state)) {
+      if (!apply(state, k, next_state)) {
         if (k.f == Fn::kGet || k.f == Fn::kCas) needs_.push_back(k.a == kNone ? kAbsentNeed : k.a);
         continue;
       }
@@ -713,6 +765,7 @@ class Search {
         }
         levels_.push_back(Level{begin, begin, begin});
         if (inserted == 1) {
+          ++forced_;
           push(p, op, true, state, lo, hi);
           return 2;  // entered the child: enter it in turn
         }
@@ -722,7 +775,7 @@ class Search {
       if (!grow(cands_, cands_.size() + 1)) return -1;
       cands_.push_back(Cand{op, next_state, 3});
     }
-    if (e == kNil || p.ret[entry_op_[e] & ~kReturnBit] == kInf) {
+    if (e == kNil || p.optional[entry_op_[e] & ~kReturnBit] != 0) {
       // Every op with a known return is linearized; unknown ones may never have happened.
       cands_.resize(begin);
       return 1;
@@ -868,6 +921,9 @@ class Search {
   bool lookahead_;
   int64_t charged_ = 0;
   size_t peak_ = 0;
+  uint64_t forced_ = 0;                           // moves made by the read rule
+  const std::vector<uint8_t>* unread_ = nullptr;  // see apply(); nullptr: no merging
+  uint32_t junk_ = kNil;                          // the model's junk state, when merging
 
   // The event list: entries 0..2n-1, head_ = 2n is the sentinel.
   uint32_t head_ = 0;
@@ -940,16 +996,21 @@ class KeyChecker {
     Problem p;
     p.ops.resize(kops_.size());
     p.ret.resize(kops_.size());
+    p.optional.resize(kops_.size());
     for (uint32_t i = 0; i < kops_.size(); ++i) {
       p.ops[i] = i;
       p.ret[i] = kops_[i].ret;
+      p.optional[i] = kops_[i].unknown ? 1 : 0;
     }
     SearchResult sr;
     {
+      const std::vector<uint8_t> unread = unread_values();
       Search search(kops_, model_, budget_, deadline_, std::numeric_limits<uint64_t>::max());
+      search.merge_unread(unread);
       sr = search.run(p);
     }
     r.states_explored = sr.configs;
+    r.reads_forced = sr.forced;
     r.memory_bytes = sr.peak_bytes;
     switch (sr.outcome) {
       case SearchOutcome::kOk:
@@ -962,11 +1023,11 @@ class KeyChecker {
       case SearchOutcome::kTime:
       case SearchOutcome::kCapped:
         r.verdict = Verdict::kUnknown;
-        r.unknown_reason = "time limit";
+        r.unknown_reason = kTimeLimit;
         break;
       case SearchOutcome::kMemory:
         r.verdict = Verdict::kUnknown;
-        r.unknown_reason = "memory limit";
+        r.unknown_reason = kMemoryLimit;
         break;
     }
     r.ms = ms_since(start);
@@ -1002,6 +1063,7 @@ class KeyChecker {
       const Operation& op = h_.ops[kept[k]];
       KOp ko;
       ko.call = op.call_time;
+      ko.unknown = op.unknown();
       ko.ret = op.unknown() ? kInf : op.return_time;
       ko.f = op.f;
       ko.hist = kept[k];
@@ -1084,6 +1146,89 @@ class KeyChecker {
     return drop;
   }
 
+  // Per value id: 1 if no kept op observes it (see Search::apply()): no get read, and no cas
+  // expected, a string containing it (equal to it when the key has no append). Past
+  // kUnreadScanBytesMax bytes compared, the rest count as observed (always sound).
+  std::vector<uint8_t> unread_values() {
+    std::vector<std::string_view> seen;
+    bool has_appends = false;
+    for (const KOp& op : kops_) {
+      has_appends |= op.f == Fn::kAppend;
+      if ((op.f == Fn::kGet || op.f == Fn::kCas) && op.a != kNone)
+        seen.push_back(model_.value(op.a));
+    }
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    if (has_appends) {
+      // A string that is a prefix of the next one in sorted order is a substring of it.
+      std::vector<std::string_view> longest;
+      for (size_t k = 0; k < seen.size(); ++k) {
+        if (k + 1 < seen.size() && seen[k + 1].substr(0, seen[k].size()) == seen[k]) continue;
+        longest.push_back(seen[k]);
+      }
+      seen.swap(longest);
+    }
+    std::vector<uint8_t> unread(model_.value_count(), 0);
+    // With appends: the hashes of every window of the observed strings, for each length a
+    // written value has (a hash match counts as observed: a collision only keeps a value
+    // apart, which is sound). Too many distinct lengths: a budgeted substring scan instead.
+    std::unordered_map<size_t, std::unordered_set<uint64_t>> windows;
+    if (has_appends) {
+      for (const KOp& op : kops_) {
+        if (op.f == Fn::kGet || op.f == Fn::kDelete) continue;
+        windows[model_.value(op.f == Fn::kCas ? op.b : op.a).size()];
+      }
+      if (windows.size() > kUnreadLengthsMax) windows.clear();
+      for (auto& [length, hashes] : windows) {
+        for (const std::string_view s : seen) window_hashes(s, length, hashes);
+      }
+    }
+    uint64_t scanned = 0;
+    for (const KOp& op : kops_) {
+      if (op.f == Fn::kGet || op.f == Fn::kDelete) continue;
+      const uint32_t v = op.f == Fn::kCas ? op.b : op.a;
+      const std::string_view text = model_.value(v);
+      bool observed = false;
+      if (!windows.empty()) {
+        std::unordered_set<uint64_t> one;
+        window_hashes(text, text.size(), one);
+        observed = windows[text.size()].count(*one.begin()) != 0;
+      } else if (!has_appends) {
+        observed = std::binary_search(seen.begin(), seen.end(), text);
+      } else if (scanned > kUnreadScanBytesMax) {
+        observed = true;  // out of budget: keep it apart
+      } else {
+        for (const std::string_view s : seen) {
+          scanned += s.size();
+          if (s.find(text) != std::string_view::npos) {
+            observed = true;
+            break;
+          }
+        }
+      }
+      unread[v] = observed ? 0 : 1;
+    }
+    return unread;
+  }
+
+  // Adds the hash of every `length`-byte window of s (one hash for length 0).
+  static void window_hashes(std::string_view s, size_t length, std::unordered_set<uint64_t>& out) {
+    constexpr uint64_t kBase = 0x100000001B3ull;  // odd: arithmetic mod 2^64
+    if (length > s.size()) return;
+    uint64_t power = 1;  // kBase^length
+    uint64_t h = 0;
+    for (size_t i = 0; i < length; ++i) {
+      h = h * kBase + static_cast<unsigned char>(s[i]) + 1;
+      power *= kBase;
+    }
+    out.insert(h);
+    for (size_t i = length; i < s.size(); ++i) {
+      h = h * kBase + static_cast<unsigned char>(s[i]) + 1 -
+          power * (static_cast<unsigned char>(s[i - length]) + 1);
+      out.insert(h);
+    }
+  }
+
   // Replays `order` (KOp indices) from `start`; returns the state after each prefix.
   std::vector<uint32_t> replay(const std::vector<uint32_t>& order, uint32_t start) {
     std::vector<uint32_t> states{start};
@@ -1126,9 +1271,11 @@ class KeyChecker {
       Problem all;
       all.ops.resize(kops_.size());
       all.ret.resize(kops_.size());
+      all.optional.resize(kops_.size());
       for (uint32_t i = 0; i < kops_.size(); ++i) {
         all.ops[i] = i;
         all.ret[i] = kops_[i].ret;
+        all.optional[i] = kops_[i].unknown ? 1 : 0;
       }
       Search search(kops_, model_, budget_, std::min(deadline_, now + budget / 2),
                     std::numeric_limits<uint64_t>::max(), false);
@@ -1155,8 +1302,8 @@ class KeyChecker {
     // that happened before"; otherwise the smallest window at any cut.
     std::vector<int64_t> prefix_ret_max(m + 1, std::numeric_limits<int64_t>::min());
     for (size_t d = 0; d < m; ++d) {
-      const int64_t ret = kops_[deepest[d]].ret;
-      prefix_ret_max[d + 1] = std::max(prefix_ret_max[d], ret == kInf ? prefix_ret_max[d] : ret);
+      const KOp& op = kops_[deepest[d]];
+      prefix_ret_max[d + 1] = op.unknown ? prefix_ret_max[d] : std::max(prefix_ret_max[d], op.ret);
     }
     struct Candidate {
       bool found = false;
@@ -1170,14 +1317,14 @@ class KeyChecker {
     bool out_of_time = false;
     for (size_t k = m + 1; k-- > 0 && m - k < kShrinkCutsMax && !out_of_time;) {
       if (k < m) rest.insert(std::lower_bound(rest.begin(), rest.end(), deepest[k]), deepest[k]);
-      int64_t first_call = kInf;
+      std::optional<int64_t> first_call;  // of the first window op with a known return
       for (const uint32_t o : rest) {
-        if (kops_[o].ret != kInf) {
+        if (!kops_[o].unknown) {
           first_call = kops_[o].call;
           break;
         }
       }
-      const bool quiescent = prefix_ret_max[k] < first_call;
+      const bool quiescent = !first_call || prefix_ret_max[k] < *first_call;
       if (!quiescent && quiet.found) continue;
       Candidate& best = quiescent ? quiet : any;
       for (size_t t = 1; t <= rest.size() && t <= kWindowOpsMax; ++t) {
@@ -1189,14 +1336,16 @@ class KeyChecker {
         Problem p;
         p.start = states[k];
         p.ops.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(t));
-        const int64_t later = t < rest.size() ? kops_[rest[t]].call : kInf;
+        const bool has_later = t < rest.size();
+        const int64_t later = has_later ? kops_[rest[t]].call : 0;
         bool any_required = false;
         for (const uint32_t o : p.ops) {
           // An op returning before a later op's invoke must precede it: required here. One
           // returning later may be linearized after later ops: optional here.
-          const int64_t ret = kops_[o].ret < later ? kops_[o].ret : kInf;
-          any_required |= ret != kInf;
-          p.ret.push_back(ret);
+          const bool required = !kops_[o].unknown && (!has_later || kops_[o].ret < later);
+          any_required |= required;
+          p.ret.push_back(kops_[o].ret);
+          p.optional.push_back(required ? 0 : 1);
         }
         if (!any_required) continue;  // trivially fine: nothing has to happen
         SearchResult sr;
@@ -1222,7 +1371,7 @@ class KeyChecker {
         int64_t earliest = kInf;
         best.stuck = kNil;
         for (uint32_t i = 0; i < t; ++i) {
-          if (!done[i] && p.ret[i] < earliest) {
+          if (!done[i] && p.optional[i] == 0 && (best.stuck == kNil || p.ret[i] < earliest)) {
             earliest = p.ret[i];
             best.stuck = p.ops[i];
           }
@@ -1245,14 +1394,14 @@ class KeyChecker {
       // it only shows where that search stopped (verified = false).
       best_k = m;
       best_window.clear();
-      int64_t first_ret = kInf;
+      int64_t first_ret = kInf;  // of the ops not placed with a known return
       for (uint32_t k = 0; k < n; ++k) {
-        if (pos[k] < 0) first_ret = std::min(first_ret, kops_[k].ret);
+        if (pos[k] < 0 && !kops_[k].unknown) first_ret = std::min(first_ret, kops_[k].ret);
       }
       for (uint32_t k = 0; k < n; ++k) {
         if (pos[k] < 0 && kops_[k].call <= first_ret) {
           best_window.push_back(k);
-          if (kops_[k].ret == first_ret && best_stuck == kNil) best_stuck = k;
+          if (!kops_[k].unknown && kops_[k].ret == first_ret && best_stuck == kNil) best_stuck = k;
         }
       }
       best_stuck_state = states[m];
@@ -1313,52 +1462,129 @@ class KeyChecker {
   std::vector<KOp> kops_;
 };
 
-}  // namespace
+// The schedule of the keys (issue 17: with one shared deadline the first, biggest keys used it
+// all and later ones were barely searched). A key gets its share of the time left when it
+// starts: (time left) x threads / (keys not started yet), so each thread's shares add up to
+// the time left, and a key that finishes early leaves its unused time to the keys after it.
+// Keys that ran out of their share then get a second round, splitting what is left the same
+// way (the search is deterministic, so a rerun only goes further). A key that ran out of
+// memory while other keys held memory too gets a run alone, so its verdict does not depend on
+// which keys happened to run together.
+class Scheduler {
+ public:
+  Scheduler(const History& h, const CheckOptions& o, CheckResult& result)
+      : h_(h),
+        o_(o),
+        result_(result),
+        deadline_(Clock::now() + std::chrono::milliseconds(o.time_limit_ms)),
+        budget_(o.memory_limit_bytes),
+        by_key_(h.keys.size()) {
+    for (uint32_t i = 0; i < h.ops.size(); ++i) by_key_[h.ops[i].key].push_back(i);
+    result_.keys.resize(h.keys.size());
+  }
 
-CheckResult check(const History& history, const CheckOptions& options) {
-  const Clock::time_point start = Clock::now();
-  const Clock::time_point deadline = start + std::chrono::milliseconds(options.time_limit_ms);
-  CheckResult result;
-
-  std::vector<std::vector<uint32_t>> by_key(history.keys.size());
-  for (uint32_t i = 0; i < history.ops.size(); ++i) by_key[history.ops[i].key].push_back(i);
-
-  // Biggest keys first, so the two threads finish close together.
-  std::vector<uint32_t> order(history.keys.size());
-  for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return by_key[a].size() > by_key[b].size(); });
-
-  Budget budget(options.memory_limit_bytes);
-  result.keys.resize(history.keys.size());
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    while (true) {
-      const size_t i = next.fetch_add(1);
-      if (i >= order.size()) return;
-      const uint32_t key = order[i];
-      KeyChecker checker(history, key, by_key[key], budget, deadline);
-      result.keys[key] = checker.run();
+  void run() {
+    // Biggest keys first, so the threads finish close together.
+    std::vector<uint32_t> order(h_.keys.size());
+    for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return by_key_[a].size() > by_key_[b].size(); });
+    const size_t threads =
+        h_.ops.size() < kParallelOpsMin ? 1 : std::min<size_t>(std::max(1u, o_.threads), 64);
+    round(order, threads);
+    std::vector<uint32_t> again;
+    for (const uint32_t key : order) {
+      if (result_.keys[key].unknown_reason == kTimeLimit) again.push_back(key);
     }
-  };
-  const size_t threads = std::min<size_t>(std::max(1u, options.threads), order.size());
-  if (threads <= 1 || history.ops.size() < 2000) {
-    worker();
-  } else {
+    if (!again.empty() && Clock::now() < deadline_) round(again, threads);
+    for (const uint32_t key : order) {
+      if (result_.keys[key].unknown_reason == kMemoryLimit && threads > 1 &&
+          Clock::now() < deadline_) {
+        check_key(key, deadline_);
+      }
+    }
+    result_.memory_peak_bytes = budget_.peak();
+  }
+
+ private:
+  static constexpr size_t kParallelOpsMin = 2000;  // smaller histories: one thread is faster
+
+  // Checks `keys` on `threads` threads, each key within its share of the time left.
+  void round(const std::vector<uint32_t>& keys, size_t threads) {
+    std::atomic<size_t> next{0};
+    std::mutex mu;  // orders the share computations, so the shares add up
+    auto worker = [&] {
+      while (true) {
+        Clock::time_point key_deadline;
+        uint32_t key = 0;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          const size_t i = next.fetch_add(1);
+          if (i >= keys.size()) return;
+          key = keys[i];
+          const Clock::time_point now = Clock::now();
+          const auto left = std::max(deadline_ - now, Clock::duration::zero());
+          const auto share =
+              left * static_cast<int64_t>(threads) / static_cast<int64_t>(keys.size() - i);
+          key_deadline = std::min(deadline_, now + share);
+        }
+        check_key(key, key_deadline);
+      }
+    };
+    threads = std::min(threads, keys.size());
     std::vector<std::thread> pool;
     for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
     worker();
     for (std::thread& t : pool) t.join();
-    // A key that ran out of memory while another key held memory too gets a run alone, so
-    // the verdict does not depend on which keys happened to run together.
-    for (const uint32_t key : order) {
-      if (result.keys[key].unknown_reason == "memory limit" && Clock::now() < deadline) {
-        KeyChecker checker(history, key, by_key[key], budget, deadline);
-        result.keys[key] = checker.run();
-      }
-    }
   }
 
+  void check_key(uint32_t key, Clock::time_point key_deadline) {
+    const int64_t share_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(key_deadline - Clock::now()).count();
+    KeyChecker checker(h_, key, by_key_[key], budget_, key_deadline);
+    KeyResult r = checker.run();
+    if (r.unknown_reason == kTimeLimit) {
+      r.unknown_bound = std::to_string(std::max<int64_t>(0, share_ms)) + " ms, its share of the " +
+                        std::to_string(o_.time_limit_ms) + " ms time bound";
+    } else if (r.unknown_reason == kMemoryLimit) {
+      r.unknown_bound = std::to_string(o_.memory_limit_bytes >> 20) + " MiB memory bound" +
+                        (budget_.peak() > r.memory_bytes ? ", shared with other keys" : "");
+    }
+    result_.keys[key] = std::move(r);
+  }
+
+  const History& h_;
+  const CheckOptions& o_;
+  CheckResult& result_;
+  Clock::time_point deadline_;
+  Budget budget_;
+  std::vector<std::vector<uint32_t>> by_key_;
+};
+
+}  // namespace
+
+size_t default_memory_limit_bytes() {
+  constexpr size_t kFallback = 1ull << 30;  // when /proc/meminfo says nothing
+  constexpr size_t kFloor = 256ull << 20;
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (f == nullptr) return kFallback;
+  char line[256];
+  unsigned long long kib = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f) != nullptr) {
+    found = std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1;
+  }
+  std::fclose(f);
+  if (!found) return kFallback;
+  // Half of what is available: the checker's own accounting leaves out allocator slack and the
+  // history itself, and the machine runs the cluster too.
+  return std::max<size_t>(kFloor, static_cast<size_t>(kib) * 1024 / 2);
+}
+
+CheckResult check(const History& history, const CheckOptions& options) {
+  const Clock::time_point start = Clock::now();
+  CheckResult result;
+  Scheduler(history, options, result).run();
   bool any_unknown = false;
   bool any_bad = false;
   for (const KeyResult& k : result.keys) {
@@ -1368,7 +1594,6 @@ CheckResult check(const History& history, const CheckOptions& options) {
   result.verdict = any_bad       ? Verdict::kNotLinearizable
                    : any_unknown ? Verdict::kUnknown
                                  : Verdict::kLinearizable;
-  result.memory_peak_bytes = budget.peak();
   result.checker_ms = ms_since(start);
   return result;
 }

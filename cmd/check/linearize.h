@@ -25,13 +25,17 @@
 //     the operation that returns first, then the rest by invoke time.
 //
 // Outcomes: `fail` operations did not happen and are removed. `info` and pending operations
-// return at +infinity: they may take effect at any point after their invoke, or never; the
+// never return (a flag of their own, not a time: every time a history holds is a real one):
+// they may take effect at any point after their invoke, or never; the
 // search succeeds once every operation with a known return is linearized. An info `get` has
 // no effect and no observed value, so it is dropped. An info write that no completed read can
 // have observed is dropped too (see prune_unobserved in linearize.cc for why that is sound).
 //
-// Bounds: a key whose search passes the time bound, or whose tables (memo, stacks, model
-// states) would pass the memory bound, gets the verdict kUnknown; nothing guesses.
+// Bounds: a key whose search passes its share of the time bound, or whose tables (memo,
+// stacks, model states) would pass the memory bound, gets the verdict kUnknown; nothing
+// guesses. The time is shared fairly: each key gets its share of what is left when it starts,
+// and keys that ran out get a second round with what is left then (Scheduler in
+// linearize.cc).
 #pragma once
 
 #include <cstddef>
@@ -45,10 +49,14 @@
 namespace raftlab::check {
 
 struct CheckOptions {
-  uint64_t time_limit_ms = 60000;          // for the whole check
+  uint64_t time_limit_ms = 60000;          // for the whole check; each key gets its share
   size_t memory_limit_bytes = 1ull << 30;  // for all the checker's tables together
   unsigned threads = 2;                    // keys checked in parallel (1: sequential)
 };
+
+/// The default memory bound of `raftlab check`: half of /proc/meminfo's MemAvailable, at
+/// least 256 MiB (1 GiB when it cannot be read).
+size_t default_memory_limit_bytes();
 
 enum class Verdict : uint8_t { kLinearizable, kNotLinearizable, kUnknown };
 /// "linearizable", "not_linearizable", "unknown".
@@ -93,9 +101,12 @@ struct KeyResult {
   size_t ops_failed = 0;         // `fail` operations, removed
   size_t ops_dropped = 0;        // info gets and unobserved info writes, removed
   uint64_t states_explored = 0;  // configurations visited (memo entries)
+  uint64_t reads_forced = 0;     // ops the read rule linearized at once (no alternative tried)
   size_t memory_bytes = 0;       // peak bytes of this key's tables
   double ms = 0;
   std::string unknown_reason;  // for kUnknown: "time limit", "memory limit"
+  std::string unknown_bound;   // for kUnknown: the bound that stopped it ("120 ms, its share
+                               // of the 60000 ms time bound", "1024 MiB memory bound")
   std::optional<Violation> violation;
 };
 

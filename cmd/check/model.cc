@@ -152,7 +152,17 @@ void RegisterModel::materialize(uint32_t state, std::string& out) const {
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) out += values_[*it].text;
 }
 
+uint32_t RegisterModel::junk() {
+  if (junk_ == kNone) {
+    // Not registered by content: no put or append can ever produce it, and it matches nothing.
+    junk_ = static_cast<uint32_t>(states_.size());
+    states_.push_back(State{kNone, kNone, kNone, 0, 0});
+  }
+  return junk_;
+}
+
 std::string RegisterModel::content(uint32_t state) const {
+  if (is_junk(state)) return "<a value no read observed>";
   std::string out;
   materialize(state, out);
   return out;

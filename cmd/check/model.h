@@ -68,9 +68,16 @@ class RegisterModel {
   uint32_t put(uint32_t v);
   /// The state `state` with value `v` appended (put(v) when `state` is absent).
   uint32_t append(uint32_t state, uint32_t v);
+  /// The junk state: it stands for every content that contains a value no read observes (the
+  /// checker merges those, see linearize.cc), so it has no content of its own. It matches no
+  /// value, is no prefix of any, and must not be appended to. Created on first use.
+  uint32_t junk();
+  bool is_junk(uint32_t state) const { return state == junk_; }
+
   /// The value id whose text equals the state's content; kNone for absent or no such value.
   uint32_t match(uint32_t state) const { return states_[state].match; }
-  /// The content of a state ("" for absent: ask absent() to tell them apart).
+  /// The content of a state ("" for absent: ask absent() to tell them apart; a placeholder for
+  /// the junk state).
   std::string content(uint32_t state) const;
   bool absent(uint32_t state) const { return state == kAbsent; }
   uint64_t length(uint32_t state) const { return states_[state].length; }
@@ -112,6 +119,7 @@ class RegisterModel {
   std::vector<std::unique_ptr<char[]>> blocks_;  // copies of the values' bytes
   size_t block_used_ = 0;                        // bytes used in blocks_.back()
   size_t block_bytes_ = 0;                       // bytes allocated in blocks_
+  uint32_t junk_ = kNone;                        // the junk state, once created
 };
 
 }  // namespace raftlab::check

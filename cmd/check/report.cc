@@ -199,16 +199,24 @@ std::string report_text(const History& h, const CheckResult& r) {
     out += "keys: " + std::to_string(r.keys.size()) + " checked: " + std::to_string(ok) +
            " linearizable, " + std::to_string(bad) + " not linearizable, " +
            std::to_string(unknown) + " unknown\n";
+    // Every undecided key is named with the bound that stopped it (a person re-runs with
+    // that bound raised); violations are listed up to kKeysListedMax, the first one explained.
     size_t listed = 0;
     for (const KeyResult& k : r.keys) {
-      if (k.verdict == Verdict::kLinearizable) continue;
+      if (k.verdict != Verdict::kNotLinearizable) continue;
       if (listed++ == kKeysListedMax) {
         out += "  ...\n";
         break;
       }
-      out += "  key " + show_value(h.keys[k.key]) + ": " + verdict_words(k.verdict);
-      if (k.verdict == Verdict::kUnknown) out += " (" + k.unknown_reason + ")";
-      out += " (" + std::to_string(k.ops_checked) + " ops, " + std::to_string(k.states_explored) +
+      out += "  key " + show_value(h.keys[k.key]) + ": " + verdict_words(k.verdict) + " (" +
+             std::to_string(k.ops_checked) + " ops, " + std::to_string(k.states_explored) +
+             " states)\n";
+    }
+    for (const KeyResult& k : r.keys) {
+      if (k.verdict != Verdict::kUnknown) continue;
+      out += "  key " + show_value(h.keys[k.key]) + ": " + verdict_words(k.verdict) + " (" +
+             k.unknown_reason + (k.unknown_bound.empty() ? "" : ": " + k.unknown_bound) + "; " +
+             std::to_string(k.ops_checked) + " ops, " + std::to_string(k.states_explored) +
              " states)\n";
     }
   }
@@ -275,16 +283,17 @@ nlohmann::json report_json(const History& h, const CheckResult& r) {
   uint64_t states = 0;
   for (const KeyResult& k : r.keys) {
     states += k.states_explored;
-    keys.push_back(
-        {{"key", h.keys[k.key]},
-         {"verdict", to_string(k.verdict)},
-         {"ops_checked", k.ops_checked},
-         {"ops_failed", k.ops_failed},
-         {"ops_dropped", k.ops_dropped},
-         {"states_explored", k.states_explored},
-         {"checker_ms", k.ms},
-         {"unknown_reason",
-          k.unknown_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.unknown_reason)}});
+    keys.push_back({{"key", h.keys[k.key]},
+                    {"verdict", to_string(k.verdict)},
+                    {"ops_checked", k.ops_checked},
+                    {"ops_failed", k.ops_failed},
+                    {"ops_dropped", k.ops_dropped},
+                    {"states_explored", k.states_explored},
+                    {"checker_ms", k.ms},
+                    {"unknown_reason", k.unknown_reason.empty() ? nlohmann::json(nullptr)
+                                                                : nlohmann::json(k.unknown_reason)},
+                    {"unknown_bound", k.unknown_bound.empty() ? nlohmann::json(nullptr)
+                                                              : nlohmann::json(k.unknown_bound)}});
   }
   j["keys"] = keys;
   j["checker_ms"] = r.checker_ms;

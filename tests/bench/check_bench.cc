@@ -4,6 +4,9 @@
 // Usage: raftlab_check_bench [--runs N] [CONFIG...]; CONFIG is one of the names below (all by
 // default). Prints, per configuration, the median of N runs and the process's peak RSS so far
 // (run one configuration alone for its own peak).
+//   raftlab_check_bench --seeds N [--dump FILE] CONFIG...: one run of each of N seeds instead,
+//   printing the slowest seed (and writing its history to FILE): a search for hard histories.
+//   raftlab_check_bench --file PATH...: load + check of recorded histories (median of --runs).
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -46,6 +49,11 @@ constexpr Config kConfigs[] = {
      true},
     {"appends", "20k ops, 1 key, 12 clients, 50% appends, 2% puts (long append chains)", 20000, 1,
      12, 0.05, false, 0.02, 0.50, 0.0},
+    // Issue 17's shapes: one key of a real run (300 ops, 16 processes, no info), and small
+    // fuzzed histories where everything overlaps.
+    {"key300", "300 ops, 1 key, 16 clients, no info (one key of a real run)", 300, 1, 16, 0.0,
+     false},
+    {"fuzz48", "48 ops, 1 key, 16 clients, 10% info", 48, 1, 16, 0.10, false},
 };
 
 double peak_rss_mib() {
@@ -54,22 +62,7 @@ double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-void run(const Config& c, int runs) {
-  GenOptions g;
-  g.seed = 42;
-  g.ops = c.ops;
-  g.keys = c.keys;
-  g.clients = c.clients;
-  g.info = c.info;
-  g.put = c.put;
-  g.append = c.append;
-  g.cas = c.cas;
-  auto ops = raftlab::check::testing::simulate(g);
-  if (c.plant && !raftlab::check::testing::plant_stale_read(ops, 42)) {
-    std::fprintf(stderr, "%s: no stale read to plant\n", c.name);
-    return;
-  }
-  const std::string text = raftlab::check::testing::to_jsonl(ops);
+std::string write_temp(const std::string& text) {
   char path[] = "/tmp/raftlab_check_bench_XXXXXX";
   const int fd = mkstemp(path);
   if (fd < 0 || write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
@@ -77,6 +70,102 @@ void run(const Config& c, int runs) {
     std::exit(1);
   }
   close(fd);
+  return path;
+}
+
+GenOptions gen_options(const Config& c, uint64_t seed) {
+  GenOptions g;
+  g.seed = seed;
+  g.ops = c.ops;
+  g.keys = c.keys;
+  g.clients = c.clients;
+  g.info = c.info;
+  g.put = c.put;
+  g.append = c.append;
+  g.cas = c.cas;
+  return g;
+}
+
+// One run of each seed 1..seeds; prints the slowest and writes its history to `dump`.
+void search_seeds(const Config& c, uint64_t seeds, const std::string& dump) {
+  double worst_ms = -1;
+  uint64_t worst_seed = 0;
+  std::string worst_text;
+  raftlab::check::CheckResult worst;
+  std::vector<double> all_ms;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    const std::string text =
+        raftlab::check::testing::to_jsonl(raftlab::check::testing::simulate(gen_options(c, seed)));
+    const auto t0 = std::chrono::steady_clock::now();
+    const raftlab::check::History h = raftlab::check::parse_history(text);
+    raftlab::check::CheckResult r = raftlab::check::check(h);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    all_ms.push_back(ms);
+    if (ms > worst_ms) {
+      worst_ms = ms;
+      worst_seed = seed;
+      worst_text = text;
+      worst = std::move(r);
+    }
+  }
+  std::sort(all_ms.begin(), all_ms.end());
+  uint64_t states = 0;
+  for (const auto& k : worst.keys) states += k.states_explored;
+  std::printf(
+      "%-10s %s\n           %llu seeds: median %.2f ms, slowest seed %llu: %.1f ms, %s, "
+      "%llu states\n",
+      c.name, c.what, static_cast<unsigned long long>(seeds), all_ms[all_ms.size() / 2],
+      static_cast<unsigned long long>(worst_seed), worst_ms,
+      raftlab::check::to_string(worst.verdict), static_cast<unsigned long long>(states));
+  if (!dump.empty()) {
+    std::FILE* f = std::fopen(dump.c_str(), "wb");
+    if (f != nullptr) {
+      std::fwrite(worst_text.data(), 1, worst_text.size(), f);
+      std::fclose(f);
+    }
+  }
+  std::fflush(stdout);
+}
+
+// Load + check of a recorded history, median of `runs`.
+void run_file(const std::string& path, int runs) {
+  std::vector<double> total_ms;
+  raftlab::check::CheckResult last;
+  size_t ops = 0;
+  for (int r = 0; r < runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const raftlab::check::History h = raftlab::check::load_history(path);
+    last = raftlab::check::check(h);
+    total_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ops = h.ops.size();
+  }
+  std::sort(total_ms.begin(), total_ms.end());
+  uint64_t states = 0;
+  size_t unknown = 0;
+  for (const auto& k : last.keys) {
+    states += k.states_explored;
+    unknown += k.verdict == raftlab::check::Verdict::kUnknown;
+  }
+  std::printf(
+      "%s\n           %zu ops, %zu keys: median %.1f ms (of %d), %s, %zu keys unknown, "
+      "%llu states, checker peak %.1f MiB\n",
+      path.c_str(), ops, last.keys.size(), total_ms[total_ms.size() / 2], runs,
+      raftlab::check::to_string(last.verdict), unknown, static_cast<unsigned long long>(states),
+      static_cast<double>(last.memory_peak_bytes) / (1 << 20));
+  std::fflush(stdout);
+}
+
+void run(const Config& c, int runs) {
+  GenOptions g = gen_options(c, 42);
+  auto ops = raftlab::check::testing::simulate(g);
+  if (c.plant && !raftlab::check::testing::plant_stale_read(ops, 42)) {
+    std::fprintf(stderr, "%s: no stale read to plant\n", c.name);
+    return;
+  }
+  const std::string text = raftlab::check::testing::to_jsonl(ops);
+  const std::string path = write_temp(text);
 
   std::vector<double> total_ms;
   std::vector<double> load_ms;
@@ -92,7 +181,7 @@ void run(const Config& c, int runs) {
     total_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
     processes = h.processes;
   }
-  unlink(path);
+  unlink(path.c_str());
   std::sort(total_ms.begin(), total_ms.end());
   std::sort(load_ms.begin(), load_ms.end());
   uint64_t states = 0;
@@ -115,17 +204,34 @@ void run(const Config& c, int runs) {
 
 int main(int argc, char** argv) {
   int runs = 5;
+  uint64_t seeds = 0;
+  std::string dump;
+  bool files = false;
   std::vector<std::string> names;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       runs = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+      seeds = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--dump") == 0 && i + 1 < argc) {
+      dump = argv[++i];
+    } else if (std::strcmp(argv[i], "--file") == 0) {
+      files = true;
     } else {
       names.emplace_back(argv[i]);
     }
   }
+  if (files) {
+    for (const std::string& path : names) run_file(path, runs);
+    return 0;
+  }
   for (const Config& c : kConfigs) {
     if (names.empty() || std::find(names.begin(), names.end(), c.name) != names.end()) {
-      run(c, runs);
+      if (seeds > 0) {
+        search_seeds(c, seeds, dump);
+      } else {
+        run(c, runs);
+      }
     }
   }
   return 0;

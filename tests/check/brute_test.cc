@@ -143,3 +143,80 @@ TEST_CASE("the checker agrees with a brute force on tiny histories", "[brute]") 
   CHECK(good > static_cast<size_t>(rounds) / 8);
   CHECK(bad > static_cast<size_t>(rounds) / 8);
 }
+
+namespace {
+
+// Ops biased so the read rule fires often: mostly gets of the few values the register can
+// hold (absent included), deletes, and cas, a third of them from a value to itself (a cas
+// that never changes the register, which the rule also moves at once).
+std::string read_heavy_dsl_op(raftlab::check::testing::Rng& rng, int process) {
+  static const char* const kValues[] = {"a", "b", "ab"};
+  auto value = [&] { return std::string(kValues[rng.next() % 3]); };
+  const int64_t call = rng.range(0, 16);
+  const int64_t ret = call + rng.range(0, 10);
+  std::string f;
+  std::string v;
+  const uint64_t dice = rng.next() % 20;
+  if (dice < 9) {
+    f = "get";
+    v = rng.chance(0.25) ? std::string("-") : value();
+  } else if (dice < 12) {
+    f = "put";
+    v = value();
+  } else if (dice < 13) {
+    f = "append";
+    v = value();
+  } else if (dice < 17) {
+    f = "cas";
+    const std::string old = rng.chance(0.15) ? std::string("-") : value();
+    v = old + ":" + (old != "-" && rng.chance(0.35) ? old : value());
+  } else {
+    f = "delete";
+    v = "-";
+  }
+  const uint64_t o = rng.next() % 10;
+  const char* outcome = o < 7 ? "ok" : o < 8 ? "fail" : o < 9 ? "info" : "pending";
+  return std::to_string(process) + " " + f + " x " + v + " " + std::to_string(call) + " " +
+         (o == 9 ? std::string("-") : std::to_string(ret)) + " " + outcome;
+}
+
+}  // namespace
+
+TEST_CASE("the read rule agrees with a brute force where it fires, cas and delete included",
+          "[brute]") {
+  raftlab::check::testing::Rng rng(1717);
+  const int rounds = 10000;
+  const int ops_max = 8;
+  int fired = 0;        // rounds where the rule made at least one move
+  int fired_mixed = 0;  // ... in a history that holds a cas and a delete
+  int fired_bad = 0;    // ... in a history that is not linearizable
+  for (int round = 0; round < rounds; ++round) {
+    const int n = 2 + static_cast<int>(rng.next() % (ops_max - 1));
+    std::vector<std::string> ops;
+    for (int i = 0; i < n; ++i) ops.push_back(read_heavy_dsl_op(rng, i));
+    const History h = raftlab::check::testing::dsl(ops);
+    const bool expected = brute_linearizable(h);
+    raftlab::check::CheckOptions o;
+    o.threads = 1;
+    const auto result = raftlab::check::check(h, o);
+    INFO("round " << round << "\n" << raftlab::check::testing::dsl_to_jsonl(ops));
+    REQUIRE(result.verdict == (expected ? Verdict::kLinearizable : Verdict::kNotLinearizable));
+    if (result.keys[0].reads_forced == 0) continue;
+    ++fired;
+    bool has_cas = false;
+    bool has_delete = false;
+    for (const Operation& op : h.ops) {
+      has_cas |= op.f == Fn::kCas && op.outcome != Outcome::kFail;
+      has_delete |= op.f == Fn::kDelete && op.outcome != Outcome::kFail;
+    }
+    fired_mixed += has_cas && has_delete;
+    fired_bad += expected ? 0 : 1;
+  }
+  // The rule is exercised on a good share of the rounds, in both verdicts and with cas and
+  // delete in the history.
+  INFO(fired << " rounds fired the rule, " << fired_mixed << " with cas and delete, " << fired_bad
+             << " not linearizable");
+  CHECK(fired > rounds / 5);
+  CHECK(fired_mixed > rounds / 20);
+  CHECK(fired_bad > rounds / 50);
+}

@@ -173,6 +173,47 @@ TEST_CASE("unknown writes: pruning keeps what a read observed", "[pruning]") {
   }
 }
 
+TEST_CASE("an ok completion at the largest time is not an unknown outcome", "[checker]") {
+  // Issue 17: the search once used INT64_MAX as "unknown outcome, may be left out", so an ok
+  // op completing at exactly that time could be left out and these violations passed.
+  const std::string t_max = "9223372036854775807";
+  SECTION("a get returning a value nobody wrote") {
+    const History h = raftlab::check::parse_history(
+        "{\"process\":1,\"type\":\"invoke\",\"f\":\"put\",\"key\":\"x\",\"value\":\"a\","
+        "\"time\":0}\n"
+        "{\"process\":1,\"type\":\"ok\",\"f\":\"put\",\"key\":\"x\",\"time\":10}\n"
+        "{\"process\":2,\"type\":\"invoke\",\"f\":\"get\",\"key\":\"x\",\"time\":20}\n"
+        "{\"process\":2,\"type\":\"ok\",\"f\":\"get\",\"key\":\"x\",\"value\":\"zzz\","
+        "\"time\":" +
+        t_max + "}\n");
+    REQUIRE(h.ops.size() == 2);
+    CHECK(h.ops[1].return_time == INT64_MAX);
+    const CheckResult r = check(h);
+    CHECK(r.verdict == Verdict::kNotLinearizable);
+    REQUIRE(r.keys[0].violation);
+    CHECK(r.keys[0].violation->stuck == 1);
+  }
+  SECTION("a cas from a value the key never held") {
+    const History h = raftlab::check::parse_history(
+        "{\"process\":1,\"type\":\"invoke\",\"f\":\"put\",\"key\":\"x\",\"value\":\"a\","
+        "\"time\":0}\n"
+        "{\"process\":1,\"type\":\"ok\",\"f\":\"put\",\"key\":\"x\",\"time\":10}\n"
+        "{\"process\":2,\"type\":\"invoke\",\"f\":\"cas\",\"key\":\"x\",\"value\":[\"b\","
+        "\"c\"],\"time\":20}\n"
+        "{\"process\":2,\"type\":\"ok\",\"f\":\"cas\",\"key\":\"x\",\"time\":" +
+        t_max + "}\n");
+    CHECK(check(h).verdict == Verdict::kNotLinearizable);
+  }
+  SECTION("the same time on both ends of an op, and an info op beside it") {
+    CHECK(verdict_of({"1 put x a 0 10 ok", "2 put x b 20 9223372036854775807 info",
+                      "3 get x zzz 9223372036854775807 9223372036854775807 ok"}) ==
+          Verdict::kNotLinearizable);
+    CHECK(verdict_of({"1 put x a 0 10 ok", "2 put x b 20 9223372036854775807 info",
+                      "3 get x b 9223372036854775807 9223372036854775807 ok"}) ==
+          Verdict::kLinearizable);
+  }
+}
+
 TEST_CASE("the violation window", "[checker]") {
   SECTION("stale read") {
     const History h = dsl({"1 put x 1 0 10 ok", "1 put x 2 20 30 ok", "2 get x 1 40 50 ok"});
@@ -230,10 +271,17 @@ namespace {
 
 // n concurrent appends of "a", then a read of n+1 of them: every subset of the appends is
 // a configuration to refute (2^n), and no pruning rule applies before the last one.
+void add_hard_key(std::vector<std::string>& ops, int n, const std::string& key, int first = 0) {
+  for (int i = 0; i < n; ++i) {
+    ops.push_back(std::to_string(first + i) + " append " + key + " a 0 100 ok");
+  }
+  ops.push_back(std::to_string(first + n) + " get " + key + " " +
+                std::string(static_cast<size_t>(n) + 1, 'a') + " 200 300 ok");
+}
+
 History hard_history(int n) {
   std::vector<std::string> ops;
-  for (int i = 0; i < n; ++i) ops.push_back(std::to_string(i) + " append x a 0 100 ok");
-  ops.push_back("99 get x " + std::string(static_cast<size_t>(n) + 1, 'a') + " 200 300 ok");
+  add_hard_key(ops, n, "x");
   return dsl(ops);
 }
 
@@ -287,5 +335,32 @@ TEST_CASE("bounds: the overall verdict combines the keys", "[bounds]") {
   fo.time_limit_ms = 30;
   raftlab::check::testing::Capture capture;
   CHECK(raftlab::check::check_history(with("v"), fo) == 3);
-  CHECK_THAT(capture.out(), Catch::Contains("UNKNOWN (time limit)"));
+  // The undecided key is named, with the bound that stopped it.
+  CHECK_THAT(capture.out(), Catch::Contains("key \"x\": UNKNOWN (time limit: "));
+  CHECK_THAT(capture.out(), Catch::Contains("its share of the 30 ms time bound"));
+}
+
+TEST_CASE("bounds: every key gets its share of the time", "[bounds]") {
+  // Issue 17: one shared deadline let the first (biggest) key use it all, and the keys after
+  // it were stopped after a few thousand steps. Here the biggest key cannot be decided in any
+  // reasonable time; each smaller key needs some 2^14 states, well within its share.
+  std::vector<std::string> ops;
+  add_hard_key(ops, 30, "big");
+  const int small_keys = 4;
+  for (int k = 0; k < small_keys; ++k)
+    add_hard_key(ops, 14, "s" + std::to_string(k), 100 * (k + 1));
+  CheckOptions o;
+  o.time_limit_ms = 2000;
+  o.threads = 1;
+  const CheckResult r = check(dsl(ops), o);
+  REQUIRE(r.keys.size() == 1 + small_keys);
+  CHECK(r.keys[0].verdict == Verdict::kUnknown);
+  CHECK(r.keys[0].unknown_reason == "time limit");
+  CHECK_THAT(r.keys[0].unknown_bound, Catch::Contains("its share of the 2000 ms time bound"));
+  for (int k = 1; k <= small_keys; ++k) {
+    INFO("key " << k << ": " << r.keys[k].states_explored << " states");
+    CHECK(r.keys[k].verdict == Verdict::kNotLinearizable);
+  }
+  CHECK(r.verdict == Verdict::kNotLinearizable);
+  CHECK(r.checker_ms < 4000);
 }

@@ -1,4 +1,4 @@
-// Every example history in ../shared/histories gets the verdict its name gives:
+// Every example history in docs/histories gets the verdict its name gives:
 // ok-* exit 0, bad-* exit 1, malformed-* exit 2 with the line number on stderr.
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -10,7 +10,7 @@
 #include "tests/check/capture.h"
 
 #ifndef RAFTLAB_HISTORIES_DIR
-#error "RAFTLAB_HISTORIES_DIR must name ../shared/histories"
+#error "RAFTLAB_HISTORIES_DIR must name docs/histories"
 #endif
 
 namespace fs = std::filesystem;
@@ -25,9 +25,9 @@ TEST_CASE("example histories get the verdict their name gives", "[files]") {
   REQUIRE(fs::is_directory(dir));
   // Known malformed files and their bad line.
   const std::map<std::string, int> malformed_line = {
-      {"malformed-double-invoke.jsonl", 2}, {"malformed-float-time.jsonl", 2},
-      {"malformed-not-json.jsonl", 2},      {"malformed-orphan-completion.jsonl", 1},
-      {"malformed-unknown-type.jsonl", 2},
+      {"malformed-two-open-operations.jsonl", 2}, {"malformed-time-not-integer.jsonl", 1},
+      {"malformed-garbage-line.jsonl", 2},        {"malformed-completion-without-invoke.jsonl", 1},
+      {"malformed-unknown-event-type.jsonl", 2},
   };
   size_t checked = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -74,7 +74,7 @@ TEST_CASE("example histories get the verdict their name gives", "[files]") {
     }
     ++checked;
   }
-  CHECK(checked >= 16);
+  CHECK(checked >= 17);
 }
 
 TEST_CASE("check_history_file: a missing file is exit 4", "[files]") {
@@ -89,7 +89,8 @@ TEST_CASE("check_history_file: a missing file is exit 4", "[files]") {
 TEST_CASE("check_history_file writes the HTML, also when linearizable", "[files]") {
   const fs::path dir = RAFTLAB_HISTORIES_DIR;
   REQUIRE(fs::is_directory(dir));
-  for (const char* name : {"ok-concurrent-overlap.jsonl", "bad-stale-read.jsonl"}) {
+  for (const char* name :
+       {"ok-overlapping-writes-either-order.jsonl", "bad-read-after-newer-write.jsonl"}) {
     CheckFileOptions o;
     o.history_path = (dir / name).string();
     o.html_path = "/tmp/raftlab_check_files_test.html";
