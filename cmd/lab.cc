@@ -828,11 +828,8 @@ json status_json(const ClusterSpec& spec, const std::vector<NodeView>& views) {
   return doc;
 }
 
-void print_status(const ClusterSpec& spec, const std::vector<NodeView>& views, bool as_json) {
-  if (as_json) {
-    print_json(status_json(spec, views));
-    return;
-  }
+std::vector<std::vector<std::string>> status_rows(const ClusterSpec& spec,
+                                                  const std::vector<NodeView>& views) {
   std::vector<std::vector<std::string>> rows = {{"ID", "PID", "PROCESS", "MEMBER", "ROLE", "TERM",
                                                  "LEADER", "COMMIT", "APPLIED", "LAST", "SNAP",
                                                  "FAULTS"}};
@@ -848,11 +845,14 @@ void print_status(const ClusterSpec& spec, const std::vector<NodeView>& views, b
                     num(v.commit, known), num(v.applied, v.answered), num(v.last_index, known),
                     num(v.snapshot_index, known), faults.empty() ? "-" : faults});
   }
+  return rows;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& r : rows) {
     for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
   }
-  std::cout << "cluster " << spec.cluster_id << "\n";
   for (const auto& r : rows) {
     std::string line;
     for (size_t c = 0; c < r.size(); ++c) {
@@ -862,6 +862,15 @@ void print_status(const ClusterSpec& spec, const std::vector<NodeView>& views, b
     std::cout << line << "\n";
   }
   std::cout.flush();
+}
+
+void print_status(const ClusterSpec& spec, const std::vector<NodeView>& views, bool as_json) {
+  if (as_json) {
+    print_json(status_json(spec, views));
+    return;
+  }
+  std::cout << "cluster " << spec.cluster_id << "\n";
+  print_table(status_rows(spec, views));
 }
 
 void add_dir_option(CLI::App* app, std::string& dir) {

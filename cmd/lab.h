@@ -1,7 +1,7 @@
 // Shared helpers of the lab CLI (`up`, `down`, `status`, `kill`, `partition`, `wait`, `logs`,
 // `log diff`): process supervision, the admin client, node selectors, duration and ratio
 // validators, free ports and output. The contract with the node process is cmd/lab_contract.h;
-// the command-line contract (flags, JSON fields, exit codes) is CLI.md.
+// the command-line contract (flags, JSON fields, exit codes) is docs/cli.md.
 //
 // Every subcommand file (cmd/up.cc, down.cc, status.cc, kill.cc, partition.cc, wait.cc,
 // logs.cc) has an options struct, a `setup_<name>(CLI::App&)` declared below and a
@@ -27,7 +27,7 @@ class Validator;
 
 namespace raftlab::lab {
 
-// CLI.md exit codes.
+// docs/cli.md exit codes.
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 2;
 constexpr int kExitTimeout = 3;
@@ -167,9 +167,13 @@ nlohmann::json ids_json(const std::vector<NodeId>& ids);
 std::string ids_text(const std::vector<NodeId>& ids);
 /// Exactly one JSON document on stdout.
 void print_json(const nlohmann::json& doc);
-/// The status table (CLI.md: one row per node) or its JSON document.
+/// The status table (docs/cli.md: one row per node) or its JSON document.
 void print_status(const ClusterSpec& spec, const std::vector<NodeView>& views, bool json);
 nlohmann::json status_json(const ClusterSpec& spec, const std::vector<NodeView>& views);
+/// The status table's rows, the header first; and any such table printed in aligned columns.
+std::vector<std::vector<std::string>> status_rows(const ClusterSpec& spec,
+                                                  const std::vector<NodeView>& views);
+void print_table(const std::vector<std::vector<std::string>>& rows);
 
 /// Adds --dir (and $RAFTLAB_DIR) to a subcommand.
 void add_dir_option(CLI::App* app, std::string& dir);

@@ -1,5 +1,8 @@
 // `raftlab logs SEL [--follow]`: the nodes' own log lines (n<ID>/node.log), prefixed with the
-// node id when several nodes are chosen.
+// node id when several nodes are chosen. A node stamps each line with CLOCK_MONOTONIC seconds
+// ("[8312.456123] node 2: ..."), one clock for every process on the machine and the clock of
+// events.jsonl and histories, so the lines of several nodes are printed merged in time order
+// (a line without a stamp stays behind the stamped line before it).
 
 // g++ 12 false positive inside CLI11 (see main.cc).
 #pragma GCC diagnostic push
@@ -7,12 +10,16 @@
 #include <CLI/CLI.hpp>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "cmd/lab.h"
@@ -55,6 +62,52 @@ void print_lines(const std::string& prefix, Tail& t, std::deque<std::string>* ke
   t.in.clear();
 }
 
+// The CLOCK_MONOTONIC stamp of a node.log line, in microseconds; nullopt when it has none.
+std::optional<uint64_t> line_stamp_us(const std::string& line) {
+  if (line.size() < 4 || line[0] != '[') return std::nullopt;
+  uint64_t s = 0;
+  uint64_t us = 0;
+  int digits = 0;
+  size_t k = 1;
+  for (; k < line.size() && std::isdigit(static_cast<unsigned char>(line[k])); ++k) {
+    s = s * 10 + static_cast<uint64_t>(line[k] - '0');
+  }
+  if (k == 1 || k >= line.size() || line[k] != '.') return std::nullopt;
+  for (++k; k < line.size() && std::isdigit(static_cast<unsigned char>(line[k])); ++k, ++digits) {
+    if (digits < 6) us = us * 10 + static_cast<uint64_t>(line[k] - '0');
+  }
+  if (k >= line.size() || line[k] != ']') return std::nullopt;
+  for (; digits < 6; ++digits) us *= 10;
+  return s * 1'000'000 + us;
+}
+
+// Every node's lines merged by their stamps (stable: a node's own order is kept), the last
+// `lines_max` of them (0: all).
+void print_merged(std::map<uint64_t, Tail>& tails,
+                  const std::function<std::string(uint64_t)>& prefix, size_t lines_max) {
+  struct Line {
+    uint64_t stamp_us;
+    uint64_t node;
+    size_t seq;
+    std::string text;
+  };
+  std::vector<Line> all;
+  for (auto& [id, t] : tails) {
+    std::deque<std::string> kept;
+    print_lines("", t, &kept, 0);
+    uint64_t stamp = 0;
+    for (std::string& l : kept) {
+      if (const auto s = line_stamp_us(l)) stamp = *s;
+      all.push_back(Line{stamp, id, all.size(), prefix(id) + std::move(l)});
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Line& a, const Line& b) {
+    return a.stamp_us != b.stamp_us ? a.stamp_us < b.stamp_us : a.seq < b.seq;
+  });
+  const size_t from = lines_max != 0 && all.size() > lines_max ? all.size() - lines_max : 0;
+  for (size_t k = from; k < all.size(); ++k) std::cout << all[k].text << "\n";
+}
+
 int run_logs(const LogsOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   const ClusterSpec spec = load_cluster(dir);
@@ -69,11 +122,7 @@ int run_logs(const LogsOptions& o) {
   auto prefix = [&](uint64_t id) {
     return ids.size() > 1 ? "n" + std::to_string(id) + "| " : std::string();
   };
-  for (auto& [id, t] : tails) {
-    std::deque<std::string> kept;
-    print_lines(prefix(id), t, &kept, o.lines);
-    for (const auto& l : kept) std::cout << l << "\n";
-  }
+  print_merged(tails, prefix, o.lines);
   std::cout.flush();
   while (o.follow) {
     std::this_thread::sleep_for(std::chrono::milliseconds(kFollowIntervalMs));
@@ -93,13 +142,15 @@ int run_logs(const LogsOptions& o) {
 
 void setup_logs(CLI::App& app) {
   auto o = std::make_shared<LogsOptions>();
-  CLI::App* cmd = app.add_subcommand("logs", "Print the nodes' own log lines (node.log)");
+  CLI::App* cmd = app.add_subcommand(
+      "logs", "Print the nodes' own log lines (node.log), merged in time order on one clock");
   add_dir_option(cmd, o->dir);
   cmd->add_option("SEL", o->selector, "Nodes: 2, 1,3, leader, followers, all, random")
       ->required()
       ->check(selector_validator());
   cmd->add_flag("-f,--follow", o->follow, "Keep printing new lines until interrupted");
-  cmd->add_option("-n,--lines", o->lines, "Only the last N lines of each node (default all)");
+  cmd->add_option("-n,--lines", o->lines,
+                  "Only the last N lines (of all chosen nodes, merged; default all)");
   cmd->callback([o] { run_command([o] { return run_logs(*o); }); });
 }
 

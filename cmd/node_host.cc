@@ -149,6 +149,7 @@ class Host {
   void on_sync_done(persist::SyncJob job);
   void release_durable(uint64_t durable_seq);  // sends what waited, steps Persisted
   void note_changes();
+  void note_votes(const std::vector<Message>& messages);
   void emit_commit();
 
   // Admin protocol (cmd/lab_contract.h).
@@ -199,7 +200,6 @@ class Host {
   std::string node_dir_;  // absolute DIR/n<ID>; also the working directory
   NodeId id_;
   ClusterSpec spec_;
-  uint64_t start_ns_ = monotonic_ns();
 
   uv_loop_t loop_{};
   uv_timer_t tick_timer_{};
@@ -284,10 +284,14 @@ class Host {
   int exit_code_ = 0;
 };
 
+// Each line is stamped with CLOCK_MONOTONIC seconds: the clock of events.jsonl and histories,
+// the same for every node on the machine, so `raftlab logs all` merges them in time order.
 void Host::log(const std::string& line) const {
-  const double up_s = static_cast<double>(monotonic_ns() - start_ns_) / 1e9;
-  std::fprintf(stderr, "node %llu +%.3fs: %s\n", static_cast<unsigned long long>(id_.get()), up_s,
-               line.c_str());
+  const uint64_t ns = monotonic_ns();
+  std::fprintf(stderr, "[%llu.%06llu] node %llu: %s\n",
+               static_cast<unsigned long long>(ns / 1'000'000'000),
+               static_cast<unsigned long long>(ns % 1'000'000'000 / 1000),
+               static_cast<unsigned long long>(id_.get()), line.c_str());
   std::fflush(stderr);
 }
 
@@ -650,6 +654,9 @@ void Host::handle(Ready ready) {
     pending_ids_.emplace_back(ready.persist_id, wal_->written_seq());
   }
 
+  note_votes(ready.messages);
+  note_votes(ready.messages_after_persist);
+
   // 2. Send.
   for (const Message& m : ready.messages) transport_->send(m);
   if (!ready.messages_after_persist.empty()) {
@@ -739,6 +746,20 @@ void Host::release_durable(uint64_t durable_seq) {
   }
 }
 
+// events.jsonl: each vote this node grants or refuses (pre-votes too), as it answers, so a
+// follower's part in an election is on record beside the candidate's.
+void Host::note_votes(const std::vector<Message>& messages) {
+  for (const Message& m : messages) {
+    if (m.type != MessageType::kRequestVoteResponse && m.type != MessageType::kPreVoteResponse) {
+      continue;
+    }
+    events_.emit("vote", {{"candidate", m.to.get()},
+                          {"term", m.term.get()},
+                          {"granted", !m.reject},
+                          {"prevote", m.type == MessageType::kPreVoteResponse}});
+  }
+}
+
 void Host::note_changes() {
   const Role role = core_->role();
   const Term term = core_->term();
@@ -754,6 +775,9 @@ void Host::note_changes() {
     log(std::string("role ") + to_string(last_role_) + " -> " + role_name(*core_) + " in term " +
         std::to_string(term.get()));
     if (role == Role::kLeader) events_.emit("elected", {{"term", term.get()}});
+    if (role == Role::kCandidate || role == Role::kPreCandidate) {
+      events_.emit("election", {{"term", term.get()}, {"prevote", role == Role::kPreCandidate}});
+    }
     last_role_ = role;
   }
   last_leader_ = leader;

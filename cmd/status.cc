@@ -1,5 +1,6 @@
 // `raftlab status`: one row per node (process state, role, term, leader, indexes, faults);
-// `--watch` redraws it every 500 ms.
+// `--watch` redraws it every 500 ms, and at once when a node's role, term, leader or process
+// changes (polled every 50 ms), with the time of the frame and a '*' on what changed.
 #include <unistd.h>
 
 // g++ 12 false positive inside CLI11 (see main.cc).
@@ -9,6 +10,7 @@
 #pragma GCC diagnostic pop
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -18,7 +20,9 @@
 namespace raftlab::lab {
 namespace {
 
-constexpr uint32_t kWatchIntervalMs = 500;
+constexpr uint32_t kWatchIntervalMs = 500;      // a frame at least this often
+constexpr uint32_t kWatchPollMs = 50;           // nodes asked this often; a change draws at once
+constexpr uint32_t kWatchAdminTimeoutMs = 200;  // per node per poll
 
 struct StatusOptions {
   std::string dir;
@@ -26,6 +30,40 @@ struct StatusOptions {
   bool watch = false;
   uint64_t watch_count = 0;  // hidden, for tests: stop after this many redraws (0: never)
 };
+
+// What makes a frame worth drawing at once: a process, role, term or leader that changed.
+std::string pulse(const std::vector<NodeView>& views) {
+  std::string out;
+  for (const NodeView& v : views) {
+    out += std::to_string(v.id.get()) + ":" + to_string(v.process) + "/" + v.role + "/" +
+           std::to_string(v.term) + "/" + std::to_string(v.leader) + ";";
+  }
+  return out;
+}
+
+// One frame: the time on the monotonic clock of node.log and events.jsonl, and a '*' after
+// every value that changed since the last frame.
+void draw_frame(const ClusterSpec& spec, const std::vector<NodeView>& views,
+                std::vector<std::vector<std::string>>& last, uint64_t frame, bool tty) {
+  std::vector<std::vector<std::string>> rows = status_rows(spec, views);
+  const std::vector<std::vector<std::string>> plain = rows;
+  for (size_t r = 1; r < rows.size() && r < last.size(); ++r) {
+    for (size_t c = 1; c < rows[r].size() && c < last[r].size(); ++c) {
+      if (rows[r][c] != last[r][c]) rows[r][c] += "*";
+    }
+  }
+  last = plain;
+  const uint64_t ns = monotonic_ns();
+  if (tty) std::cout << "\033[H\033[2J";
+  std::printf("cluster %s  [%llu.%03llu]  frame %llu  (* changed since the last frame)\n",
+              spec.cluster_id.c_str(), static_cast<unsigned long long>(ns / 1'000'000'000),
+              static_cast<unsigned long long>(ns % 1'000'000'000 / 1'000'000),
+              static_cast<unsigned long long>(frame));
+  std::fflush(stdout);
+  print_table(rows);
+  if (!tty) std::cout << "\n";
+  std::cout.flush();
+}
 
 int run_status(const StatusOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
@@ -35,14 +73,22 @@ int run_status(const StatusOptions& o) {
     return kExitOk;
   }
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
-  for (uint64_t k = 0; o.watch_count == 0 || k < o.watch_count; ++k) {
-    if (k > 0) std::this_thread::sleep_for(std::chrono::milliseconds(kWatchIntervalMs));
+  std::vector<std::vector<std::string>> last;
+  std::string last_pulse;
+  auto last_draw = std::chrono::steady_clock::now();
+  for (uint64_t frame = 0; o.watch_count == 0 || frame < o.watch_count;) {
     const ClusterSpec spec = load_cluster(dir);  // fault rules change under us
-    const auto views = collect_views(dir, spec, true);
-    if (tty) std::cout << "\033[H\033[2J";
-    print_status(spec, views, false);
-    if (!tty) std::cout << "\n";
-    std::cout.flush();
+    const auto views = collect_views(dir, spec, true, kWatchAdminTimeoutMs);
+    const std::string now_pulse = pulse(views);
+    const auto now = std::chrono::steady_clock::now();
+    // An election between two frames is never missed: a change of role or term draws at once.
+    if (frame == 0 || now_pulse != last_pulse ||
+        now - last_draw >= std::chrono::milliseconds(kWatchIntervalMs)) {
+      draw_frame(spec, views, last, ++frame, tty);
+      last_pulse = now_pulse;
+      last_draw = now;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kWatchPollMs));
   }
   return kExitOk;
 }
@@ -54,7 +100,10 @@ void setup_status(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("status", "One row per node: process, role, term, indexes");
   add_dir_option(cmd, o->dir);
   CLI::Option* json = cmd->add_flag("--json", o->json, "Print one JSON document");
-  cmd->add_flag("--watch", o->watch, "Redraw every 500 ms until interrupted")->excludes(json);
+  cmd->add_flag("--watch", o->watch,
+                "Redraw until interrupted: every 500 ms, and at once on a change of role, term or "
+                "leader; '*' marks what changed")
+      ->excludes(json);
   cmd->add_option("--watch-count", o->watch_count)->group("");  // hidden, for tests
   cmd->callback([o] { run_command([o] { return run_status(*o); }); });
 }

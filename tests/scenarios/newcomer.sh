@@ -38,6 +38,39 @@ rl members | grep -q "^$f *removed" || fail "members: $(rl members)"
 rl member add "$f" >"$WORK/out" 2>"$WORK/err" || fail "member add $f: $(cat "$WORK/err")"
 grep -q "^added node $f" "$WORK/out" || fail "member add said: $(cat "$WORK/out")"
 
+# Time: every node stamps its lines with one clock, and `logs all` merges them in time order;
+# a restarted node does not start its clock again.
+rl restart "$f" >/dev/null || fail "restart $f"
+rl wait converged --timeout 10s >/dev/null || fail "not converged after restarting $f"
+rl logs all >"$WORK/logs" || fail "logs all"
+python3 - "$WORK/logs" <<'PY' || fail "logs all is not merged in time order: $(head -n 5 "$WORK/logs")"
+import re, sys
+stamps, nodes = [], set()
+for line in open(sys.argv[1]):
+    m = re.match(r"n(\d+)\| \[(\d+\.\d+)\] node \d+: ", line)
+    if m:
+        nodes.add(m.group(1)); stamps.append(float(m.group(2)))
+assert len(nodes) == 3, nodes
+assert stamps == sorted(stamps), "not in time order"
+PY
+# Elections and votes are in events.jsonl, for followers too.
+rl kill leader >/dev/null || fail "kill leader"
+rl wait leader --timeout 10s >/dev/null || fail "no new leader"
+cat "$D"/n*/events.jsonl | grep -q '"election"' || fail "no election event"
+cat "$D"/n*/events.jsonl | grep '"vote"' | grep -q '"granted":true' || fail "no granted vote event"
+rl start all >/dev/null 2>&1
+
+# status --watch: each frame has its time; what changed is marked; a change draws at once.
+rl status --watch --watch-count 8 >"$WORK/watch" 2>&1 &
+watcher=$!
+for _ in $(seq 1 100); do grep -q "frame 1 " "$WORK/watch" && break; sleep 0.05; done
+rl kill "$f" >/dev/null || fail "kill $f"
+for _ in $(seq 1 200); do kill -0 "$watcher" 2>/dev/null || break; sleep 0.05; done
+kill "$watcher" 2>/dev/null
+grep -q "^cluster .*\[[0-9]*\.[0-9]*\]  frame 2 " "$WORK/watch" || fail "no timed frames: $(head -n 3 "$WORK/watch")"
+grep -q "stopped\*" "$WORK/watch" || fail "the stopped node is not marked as changed"
+rl start "$f" >/dev/null 2>&1
+
 # One name for one thing: ring and majority-ring are accepted by both.
 rl partition --random ring >/dev/null || fail "partition --random ring"
 rl heal >/dev/null || fail "heal"
