@@ -31,6 +31,9 @@
 // Fresh data in every run. Keys and values carry a run id, drawn at random, so a run never
 // reads what an earlier run on the same cluster wrote (the checker assumes every key starts
 // absent; a key reused from an earlier run would read that run's values and fail the check).
+// Sessions are fresh too, whatever --seed says: the KV client draws session ids from the OS
+// (net/kv_client.h), because the cluster remembers sessions across runs, and a rerun with the
+// same seed once reopened the first run's sessions and had its writes answered "ok" unapplied.
 #include <uv.h>
 
 #include <CLI/CLI.hpp>

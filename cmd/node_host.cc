@@ -161,7 +161,7 @@ class Host {
   json admin_member(const json& request);
   void refresh_peers(const ClusterSpec& spec);
 
-  // The KV service (DESIGN.md §8).
+  // The KV service (docs/design.md §8).
   void on_client_request(uint64_t conn, net::ClientRequest request);
   void flush_proposals();  // one Propose for the requests of this loop turn
   void apply(const Ready& ready);
@@ -1164,6 +1164,10 @@ json Host::admin_status() {
             {"messages_received", c.messages_received},
             {"connections_accepted", c.connections_accepted},
             {"connections_refused", c.connections_refused},
+            {"hello_timeouts", c.hello_timeouts},
+            {"pending_evicted", c.pending_evicted},
+            {"peers_replaced", c.peers_replaced},
+            {"buffer_evicted", c.buffer_evicted},
             {"clients_connected", c.clients_connected},
             {"connects_failed", c.connects_failed},
             {"syncs", syncs_done_},

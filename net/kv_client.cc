@@ -1,6 +1,7 @@
 // The KV client (see kv_client.h for routing and outcomes).
 #include "net/kv_client.h"
 
+#include <random>
 #include <set>
 #include <utility>
 
@@ -48,6 +49,20 @@ struct WriteReq {
 };
 
 bool is_write(ClientOp op) { return op != ClientOp::kGet; }
+
+// A KV client id that no other client, in this process or any other, before or after, will
+// draw. The cluster keeps a session and its last result long after its client has gone
+// (node/kv.h), so a new session on an old id would have its first write (seq 1) taken for a
+// retry of the old session's and answered with that old result, "ok", without being applied.
+// Hence 64 bits from the OS, and not from the seed: two runs of `check --seed S`, or two CLI
+// calls that drew the same 32-bit seed, would otherwise open the same sessions.
+uint64_t random_client_id() {
+  std::random_device entropy;
+  const uint64_t high = entropy();  // 32 bits each
+  const uint64_t low = entropy();
+  const uint64_t id = (high << 32) | low;
+  return id == 0 ? 1 : id;  // 0 is "no session" on the wire
+}
 
 }  // namespace
 
@@ -114,9 +129,7 @@ KvClient::~KvClient() { close(); }
 
 uint64_t KvClient::new_session() {
   const uint64_t handle = next_session_++;
-  uint64_t id = 0;
-  while (id == 0) id = prng_.next();
-  sessions_[handle] = Session{id, 0, false};
+  sessions_[handle] = Session{random_client_id(), 0, false};
   return handle;
 }
 

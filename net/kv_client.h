@@ -4,6 +4,9 @@
 // TCP connection per node, with requests pipelined and matched by request_id (net/wire.h).
 // A session is a KV session (node/kv.h): a random client id and a sequence number raised by
 // one per write; a write is retried with the same seq, so the cluster applies it at most once.
+// The client id comes from the OS, never from the seed: the cluster remembers sessions after
+// their clients have gone, and a new client that reused an old id would see its writes taken
+// for duplicates, answered "ok" and not applied.
 //
 // Routing. A write goes to the node believed to lead (a response's leader hint, else the
 // session's preferred node, else the nodes in turn). kNotLeader with a hint goes to that node
@@ -45,7 +48,7 @@ struct KvClientOptions {
   std::map<NodeId, uint16_t> nodes;  // every node's port on 127.0.0.1
   uint64_t op_timeout_ms = 5000;     // one operation, every try included
   uint64_t try_timeout_ms = 1000;    // one try on one node before the next node is tried
-  uint64_t seed = 1;                 // session ids and node choice
+  uint64_t seed = 1;                 // node choice (session ids are random: see above)
 };
 
 enum class OpOutcome : uint8_t { kOk, kFail, kUnknown };
@@ -79,7 +82,7 @@ class KvClient {
   KvClient(const KvClient&) = delete;
   KvClient& operator=(const KvClient&) = delete;
 
-  /// A new session (a fresh random KV client id). Returns its handle.
+  /// A new session (a fresh KV client id, random from the OS). Returns its handle.
   uint64_t new_session();
   /// Starts `op` on `session`; at most one operation per session at a time. `done` is called
   /// exactly once, from the loop (never from inside submit).

@@ -1,10 +1,61 @@
 // The peer transport (see transport.h for the connection model and the limits).
 #include "net/transport.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <utility>
 
 namespace raftlab::net {
+
+// The frame being received on one inbound connection (frames: net/wire.h). Unlike
+// FrameDecoder it holds at most one frame and gives it away whole: the payload grows with the
+// bytes that arrived (capacity at most twice those, and never beyond the declared length), so
+// a sender that declares 16 MiB and sends little costs little, and an idle connection holds
+// nothing (see kInboundBufferedBytesMax).
+class FrameReader {
+ public:
+  enum class Status : uint8_t { kNeedMore, kFrame, kError };
+
+  /// Takes bytes from the front of `in` until a frame is complete (kFrame: `payload` holds it
+  /// and the reader is empty again), `in` is used up (kNeedMore), or the header declares more
+  /// than `length_max` bytes (kError, `error` says why; the stream is not to be trusted).
+  Status take(std::string_view& in, uint32_t length_max, std::string& payload, std::string& error) {
+    while (header_bytes_ < kFrameHeaderBytes) {
+      if (in.empty()) return Status::kNeedMore;
+      length_ = (length_ << 8) | static_cast<unsigned char>(in.front());
+      in.remove_prefix(1);
+      ++header_bytes_;
+    }
+    if (length_ > length_max) {
+      error = "frame length " + std::to_string(length_) + " exceeds the maximum " +
+              std::to_string(length_max);
+      return Status::kError;
+    }
+    const size_t want = std::min<size_t>(in.size(), length_ - body_.size());
+    if (body_.size() + want > body_.capacity()) {
+      body_.reserve(std::min<size_t>(length_, std::max(body_.size() + want, 2 * body_.capacity())));
+    }
+    body_.append(in.substr(0, want));
+    in.remove_prefix(want);
+    if (body_.size() < length_) return Status::kNeedMore;
+    payload = std::move(body_);
+    clear();
+    return Status::kFrame;
+  }
+  /// Bytes of the frame in progress (header included): what the connection costs us now.
+  size_t buffered() const { return header_bytes_ + body_.size(); }
+  void clear() {
+    body_ = std::string();  // gives the memory back, not just the length
+    header_bytes_ = 0;
+    length_ = 0;
+  }
+
+ private:
+  std::string body_;         // payload bytes received so far (<= length_)
+  size_t header_bytes_ = 0;  // of kFrameHeaderBytes
+  uint32_t length_ = 0;      // declared payload length, valid once the header is complete
+};
 
 // One TCP connection, either direction. Freed in its close callback (conn_close_cb).
 struct Transport::Conn {
@@ -14,17 +65,17 @@ struct Transport::Conn {
   bool outgoing = false;    // send-only (ours) or receive-only (accepted)
   Peer* peer = nullptr;     // outgoing: the peer it serves; cleared when the transport closes
   bool up = false;          // outgoing: connected and hello queued
-  bool counted = false;     // incoming: counts towards kIncomingConnectionsMax
+  bool pending = false;     // incoming: in pending_ (accepted, no hello yet)
   bool writing = false;     // a uv_write is in flight (at most one)
   bool closing = false;     // uv_close called
   bool hello_done = false;  // incoming: a valid hello arrived
   PeerKind kind = PeerKind::kPeer;
-  NodeId remote;             // incoming: who said hello; outgoing: the peer
-  uint64_t client_conn = 0;  // incoming client connections: their id in clients_
-  std::string client_out;    // client connections: responses not yet handed to uv_write
-  uint64_t connected_at_ms = 0;
-  FrameDecoder decoder;
-  char read_buf[kReadChunkBytes];
+  NodeId remote;                 // incoming: who said hello; outgoing: the peer
+  uint64_t client_conn = 0;      // incoming client connections: their id in clients_
+  std::string client_out;        // client connections: responses not yet handed to uv_write
+  uint64_t connected_at_ms = 0;  // outgoing: connected; incoming: accepted
+  std::list<Conn*>::iterator pending_it;  // valid while `pending`
+  FrameReader reader;                     // incoming: the frame being received
 };
 
 // A peer we send to. Freed in its reconnect timer's close callback (peer_close_cb).
@@ -68,9 +119,15 @@ struct TransportCallbacks {
   static void peer_close_cb(uv_handle_t* h) { delete static_cast<Transport::Peer*>(h->data); }
   static void delayed_close_cb(uv_handle_t* h) { delete static_cast<Transport::Delayed*>(h->data); }
   static void listener_close_cb(uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); }
+  static void timer_close_cb(uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); }
+  // One buffer serves every connection: libuv calls read_cb right after each alloc_cb, and
+  // on_read copies what it keeps, so no connection pins a read buffer of its own.
   static void alloc_cb(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
     auto* conn = static_cast<Transport::Conn*>(h->data);
-    *buf = uv_buf_init(conn->read_buf, sizeof(conn->read_buf));
+    *buf = uv_buf_init(conn->owner->read_buf_.get(), static_cast<unsigned>(kReadChunkBytes));
+  }
+  static void hello_timer_cb(uv_timer_t* timer) {
+    static_cast<Transport*>(timer->data)->on_hello_timer();
   }
   static void read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     auto* conn = static_cast<Transport::Conn*>(s->data);
@@ -122,7 +179,8 @@ Transport::Transport(uv_loop_t* loop, TransportOptions options, Callbacks callba
     : loop_(loop),
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
-      filter_(options_.fault_seed) {}
+      filter_(options_.fault_seed),
+      read_buf_(new char[kReadChunkBytes]) {}
 
 Transport::~Transport() {
   // The owner must close() and run the loop until the close callbacks ran; what is left here
@@ -155,6 +213,9 @@ std::string Transport::start() {
   int len = sizeof(bound);
   uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
   bound_port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  hello_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, hello_timer_);
+  hello_timer_->data = this;
   for (const auto& [id, port] : options_.peers) add_peer(id, port);
   return {};
 }
@@ -165,6 +226,10 @@ void Transport::close() {
   if (listener_ != nullptr) {
     uv_close(reinterpret_cast<uv_handle_t*>(listener_), TransportCallbacks::listener_close_cb);
     listener_ = nullptr;
+  }
+  if (hello_timer_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(hello_timer_), TransportCallbacks::timer_close_cb);
+    hello_timer_ = nullptr;
   }
   // Close callbacks may run in any order: a connection must not reach its peer afterwards.
   for (Conn* c : std::set<Conn*>(conns_)) {
@@ -271,26 +336,108 @@ void Transport::on_accept() {
     close_conn(conn, "accept failed");
     return;
   }
-  if (incoming_count_ >= kIncomingConnectionsMax) {
-    ++counters_.connections_refused;
-    close_conn(conn, "too many connections (" + std::to_string(kIncomingConnectionsMax) + ")");
-    return;
-  }
-  ++incoming_count_;
-  conn->counted = true;
   ++counters_.connections_accepted;
+  if (pending_.size() >= kPendingConnectionsMax) {
+    shed(pending_.front(), Shed::kPendingEvicted,
+         "no hello yet, and " + std::to_string(kPendingConnectionsMax) +
+             " newer connections are waiting for theirs");
+  }
+  conn->pending = true;
+  conn->connected_at_ms = uv_now(loop_);
+  conn->pending_it = pending_.insert(pending_.end(), conn);
+  arm_hello_timer();
   uv_tcp_nodelay(&conn->tcp, 1);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&conn->tcp), TransportCallbacks::alloc_cb,
                 TransportCallbacks::read_cb);
 }
 
+void Transport::arm_hello_timer() {
+  if (hello_timer_ == nullptr || pending_.empty() ||
+      uv_is_active(reinterpret_cast<uv_handle_t*>(hello_timer_)))
+    return;
+  const uint64_t deadline_ms = pending_.front()->connected_at_ms + kHelloDeadlineMs;
+  const uint64_t now_ms = uv_now(loop_);
+  uv_timer_start(hello_timer_, TransportCallbacks::hello_timer_cb,
+                 deadline_ms > now_ms ? deadline_ms - now_ms : 0, 0);
+}
+
+void Transport::on_hello_timer() {
+  // pending_ is in accept order, so it is in deadline order too.
+  const uint64_t now_ms = uv_now(loop_);
+  while (!pending_.empty() && pending_.front()->connected_at_ms + kHelloDeadlineMs <= now_ms) {
+    shed(pending_.front(), Shed::kHelloTimeout,
+         "no hello within " + std::to_string(kHelloDeadlineMs) + " ms of connecting");
+  }
+  arm_hello_timer();
+}
+
+void Transport::enforce_buffered_bound() {
+  while (buffered_bytes_ > kInboundBufferedBytesMax) {
+    Conn* largest = nullptr;
+    for (Conn* c : conns_) {
+      if (c->outgoing || c->closing) continue;
+      const bool configured_peer =
+          c->hello_done && c->kind == PeerKind::kPeer && options_.peers.count(c->remote) > 0;
+      if (configured_peer) continue;  // exempt: see the header
+      if (largest == nullptr || c->reader.buffered() > largest->reader.buffered()) largest = c;
+    }
+    if (largest == nullptr || largest->reader.buffered() == 0) return;
+    shed(largest, Shed::kBufferEvicted,
+         "holds the most (" + std::to_string(largest->reader.buffered()) +
+             " bytes of a partial frame) while inbound connections hold more than " +
+             std::to_string(kInboundBufferedBytesMax) + " bytes");
+  }
+}
+
+InboundGauges Transport::inbound() const {
+  InboundGauges g;
+  g.pending = pending_.size();
+  g.peers = inbound_peers_.size();
+  g.clients = clients_.size();
+  g.buffered_bytes = buffered_bytes_;
+  return g;
+}
+
+std::string Transport::describe(const Conn* conn) const {
+  return (conn->outgoing ? "connection to " : "connection from ") +
+         (conn->remote ? "node " + std::to_string(conn->remote.get()) : std::string("unknown"));
+}
+
+void Transport::shed(Conn* conn, Shed why, const std::string& detail) {
+  uint64_t* counter[] = {&counters_.pending_evicted, &counters_.hello_timeouts,
+                         &counters_.buffer_evicted, &counters_.connections_refused};
+  static_assert(std::size(counter) == static_cast<size_t>(Shed::kCount));
+  ++*counter[static_cast<size_t>(why)];
+  ShedLog& l = shed_log_[static_cast<size_t>(why)];
+  const uint64_t now_ms = uv_now(loop_);
+  if (l.ever && now_ms - l.logged_at_ms < kShedLogIntervalMs) {
+    ++l.unlogged;
+  } else {
+    log(describe(conn) + " closed: " + detail +
+        (l.unlogged > 0 ? " (and " + std::to_string(l.unlogged) + " more since the last such line)"
+                        : std::string()));
+    l = ShedLog{now_ms, 0, true};
+  }
+  close_conn(conn, "");
+}
+
 void Transport::close_conn(Conn* conn, const std::string& why) {
   if (conn->closing) return;
   conn->closing = true;
+  // Leave the pools and give the buffered bytes back now: the close callback comes later,
+  // and the pools' limits and the byte bound must see this connection gone at once.
+  if (conn->pending) {
+    pending_.erase(conn->pending_it);
+    conn->pending = false;
+  }
+  if (!conn->outgoing && conn->hello_done && conn->kind == PeerKind::kPeer) {
+    auto it = inbound_peers_.find(conn->remote);
+    if (it != inbound_peers_.end() && it->second == conn) inbound_peers_.erase(it);
+  }
+  buffered_bytes_ -= conn->reader.buffered();
+  conn->reader.clear();
   if (!why.empty()) {
-    log((conn->outgoing ? "connection to " : "connection from ") +
-        (conn->remote ? "node " + std::to_string(conn->remote.get()) : std::string("unknown")) +
-        " closed: " + why);
+    log(describe(conn) + " closed: " + why);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), TransportCallbacks::conn_close_cb);
 }
@@ -301,7 +448,6 @@ void Transport::on_conn_closed(Conn* conn) {
     clients_.erase(conn->client_conn);
     if (!closed_ && callbacks_.on_client_closed) callbacks_.on_client_closed(conn->client_conn);
   }
-  if (conn->counted) --incoming_count_;
   if (!closed_) {
     if (conn->outgoing && conn->peer != nullptr) {
       Peer* peer = conn->peer;
@@ -449,29 +595,70 @@ void Transport::on_read(Conn* conn, const char* data, size_t size) {
     close_conn(conn, "unexpected data on a send-only connection");
     return;
   }
-  conn->decoder.feed(std::string_view(data, size));
-  std::string payload;
-  std::string error;
+  std::string_view in(data, size);
   while (!conn->closing && !closed_) {
-    const FrameDecoder::Status st = conn->decoder.next(payload, error);
-    if (st == FrameDecoder::Status::kNeedMore) {
-      // A hello is small: a stream that buffers more without one is not one of ours. (A client
-      // may send its hello and many requests in one write: those are decoded above first.)
-      if (!conn->hello_done && conn->decoder.buffered_bytes() > kHelloBytesMax) {
-        ++counters_.frames_bad;
-        if (callbacks_.on_event) callbacks_.on_event("bad_frame", NodeId(), "hello too long");
-        close_conn(conn, "more than " + std::to_string(kHelloBytesMax) + " bytes before a hello");
-      }
-      return;
-    }
-    if (st == FrameDecoder::Status::kError) {
+    // Before the hello only a hello-sized frame is believed: a stream that declares more is
+    // not one of ours, and a pending connection never holds more than kHelloBytesMax.
+    const uint32_t length_max =
+        conn->hello_done ? kFrameBytesMax : static_cast<uint32_t>(kHelloBytesMax);
+    std::string payload;
+    std::string error;
+    const size_t held_before = conn->reader.buffered();
+    const FrameReader::Status st = conn->reader.take(in, length_max, payload, error);
+    buffered_bytes_ = buffered_bytes_ - held_before + conn->reader.buffered();
+    if (st == FrameReader::Status::kNeedMore) break;
+    if (st == FrameReader::Status::kError) {
       ++counters_.frames_bad;
+      if (!conn->hello_done) error = "hello too long: " + error;
       if (callbacks_.on_event) callbacks_.on_event("bad_frame", conn->remote, error);
       close_conn(conn, "bad frame: " + error);
       return;
     }
     if (!on_frame(conn, payload)) return;
   }
+  enforce_buffered_bound();
+}
+
+bool Transport::admit(Conn* conn, const Hello& hello) {
+  pending_.erase(conn->pending_it);
+  conn->pending = false;
+  if (hello.kind == PeerKind::kClient) {
+    if (clients_.size() >= kClientConnectionsMax) {
+      shed(conn, Shed::kRefused,
+           "client refused: " + std::to_string(kClientConnectionsMax) + " clients are connected");
+      return false;
+    }
+    conn->hello_done = true;
+    conn->kind = PeerKind::kClient;
+    ++counters_.clients_connected;
+    conn->client_conn = next_client_conn_++;
+    clients_[conn->client_conn] = conn;
+    return true;
+  }
+  const bool configured = options_.peers.count(hello.node) > 0;
+  auto it = inbound_peers_.find(hello.node);
+  if (it != inbound_peers_.end()) {
+    // A node has one connection to us; a second one means the first is dead (its FIN lost).
+    ++counters_.peers_replaced;
+    close_conn(it->second, "replaced by a newer connection from the same node");
+  }
+  if (!configured) {
+    const size_t strangers = static_cast<size_t>(
+        std::count_if(inbound_peers_.begin(), inbound_peers_.end(),
+                      [&](const auto& kv) { return options_.peers.count(kv.first) == 0; }));
+    if (strangers >= kStrangerPeerConnectionsMax) {
+      shed(conn, Shed::kRefused,
+           "peer refused: node " + std::to_string(hello.node.get()) + " is not configured and " +
+               std::to_string(kStrangerPeerConnectionsMax) + " such are connected");
+      return false;
+    }
+  }
+  conn->hello_done = true;
+  conn->kind = PeerKind::kPeer;
+  conn->remote = hello.node;
+  inbound_peers_[hello.node] = conn;
+  if (callbacks_.on_event) callbacks_.on_event("peer_connected", conn->remote, "in");
+  return true;
 }
 
 bool Transport::on_frame(Conn* conn, const std::string& payload) {
@@ -501,17 +688,7 @@ bool Transport::on_frame(Conn* conn, const std::string& payload) {
       close_conn(conn, "hello refused: " + refusal);
       return false;
     }
-    conn->hello_done = true;
-    conn->kind = hello->kind;
-    conn->remote = hello->node;
-    if (conn->kind == PeerKind::kClient) {
-      ++counters_.clients_connected;
-      conn->client_conn = next_client_conn_++;
-      clients_[conn->client_conn] = conn;
-    } else if (callbacks_.on_event) {
-      callbacks_.on_event("peer_connected", conn->remote, "in");
-    }
-    return true;
+    return admit(conn, *hello);
   }
   if (conn->kind == PeerKind::kClient) {
     ClientRequest* q = std::get_if<ClientRequest>(&d.value);

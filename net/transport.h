@@ -8,6 +8,30 @@
 // sender. A hello with another cluster id, from an unknown kind or from our own id is refused:
 // the connection is closed, one line is logged and `hello_refused` is bumped.
 //
+// Inbound connections are held in three pools, so no kind of caller can starve another:
+//  - pending: accepted, no hello yet (the kind is unknown). At most kPendingConnectionsMax;
+//    a new connection beyond it closes the OLDEST pending one (`pending_evicted`) rather than
+//    being refused, and each must complete its hello within kHelloDeadlineMs
+//    (`hello_timeouts`). Refusing new ones would let anyone who keeps that many idle sockets
+//    open lock every peer and client out (as 300 idle sockets once stopped all writes); with
+//    eviction, a real caller, which sends its hello at once, is only displaced if that many
+//    connections arrive between its connect and our reading its hello (see the constant).
+//  - peers: at most one inbound connection per node id; a newer hello from the same id
+//    replaces the older connection (`peers_replaced`: a reconnect after a lost FIN). Ids of
+//    our configuration are never refused; other ids (a member being added, or a stranger) are
+//    limited to kStrangerPeerConnectionsMax (`connections_refused`).
+//  - clients: at most kClientConnectionsMax; beyond it a client hello is refused
+//    (`connections_refused`). Clients can fill only their own pool, never the peers'.
+//
+// Inbound bytes. A frame is read as its bytes arrive, never allocated from its declared length
+// (which the sender chooses), and handed off whole, so a connection between frames holds
+// nothing. The bytes of partial frames across all inbound connections are bounded by
+// kInboundBufferedBytesMax: beyond it the connection holding the most is closed
+// (`buffer_evicted`), repeatedly, until the total fits. Closing, not pausing: a paused reader
+// keeps its bytes, so slow senders that never finish would hold the whole budget and every
+// newcomer would be paused behind them. Connections of configured peers are exempt (one per
+// id, so they add at most peers x kFrameBytesMax): the cluster's own traffic always gets through.
+//
 // Bad input. A malformed frame (oversize length), an undecodable payload, a message that is not
 // from the node that said hello or not for us closes that one connection, logs one line and
 // bumps a counter. Nothing a remote process sends can crash the node.
@@ -31,7 +55,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -43,18 +69,27 @@
 
 namespace raftlab::net {
 
-constexpr size_t kSendQueueBytesMax = 32u << 20;   // per peer, frames waiting to be written
-constexpr size_t kSendQueueFramesMax = 8192;       // per peer
-constexpr size_t kDelayedFramesMax = 16384;        // frames held by fault-filter delays
-constexpr size_t kIncomingConnectionsMax = 256;    // accepted connections open at once
-constexpr size_t kHelloBytesMax = 4096;            // buffered before a hello is complete
-constexpr size_t kReadChunkBytes = 64u << 10;      // one read callback's buffer
-constexpr size_t kWriteBatchBytesMax = 4u << 20;   // queued frames joined into one write
-constexpr uint32_t kReconnectBackoffMinMs = 20;    // first retry after a failed connect
-constexpr uint32_t kReconnectBackoffMaxMs = 1000;  // cap of the doubling
-constexpr uint64_t kConnectionStableMs = 1000;     // up this long: backoff starts over
+constexpr size_t kSendQueueBytesMax = 32u << 20;  // per peer, frames waiting to be written
+constexpr size_t kSendQueueFramesMax = 8192;      // per peer
+constexpr size_t kDelayedFramesMax = 16384;       // frames held by fault-filter delays
 constexpr int kListenBacklog = 128;
-constexpr size_t kClientOutputBytesMax = 64u << 20;  // unread responses: the client is closed
+constexpr size_t kHelloBytesMax = 4096;        // the longest first frame (the hello)
+constexpr size_t kReadChunkBytes = 64u << 10;  // one read callback's buffer (shared)
+constexpr uint64_t kHelloDeadlineMs = 1000;    // accepted -> hello complete, or closed
+// Accepted, no hello yet; when full the oldest is closed. At least twice kListenBacklog: libuv
+// accepts a whole backlog at once before reading from any of them, so a caller's hello (already
+// sent) is read before two such batches could push it out.
+constexpr size_t kPendingConnectionsMax = 256;
+static_assert(kPendingConnectionsMax >= 2 * kListenBacklog);
+constexpr size_t kClientConnectionsMax = 256;           // past a client hello; beyond: refused
+constexpr size_t kStrangerPeerConnectionsMax = 16;      // peer hellos from ids not configured
+constexpr uint64_t kShedLogIntervalMs = 1000;           // one log line per reason a flood is shed
+constexpr size_t kInboundBufferedBytesMax = 64u << 20;  // partial frames, all inbound conns
+constexpr size_t kWriteBatchBytesMax = 4u << 20;        // queued frames joined into one write
+constexpr uint32_t kReconnectBackoffMinMs = 20;         // first retry after a failed connect
+constexpr uint32_t kReconnectBackoffMaxMs = 1000;       // cap of the doubling
+constexpr uint64_t kConnectionStableMs = 1000;          // up this long: backoff starts over
+constexpr size_t kClientOutputBytesMax = 64u << 20;     // unread responses: the client is closed
 
 /// Counters reported by `status` (admin protocol). Monotonic over the process's life.
 struct TransportCounters {
@@ -69,11 +104,23 @@ struct TransportCounters {
   uint64_t messages_sent = 0;         // copies handed to a send queue
   uint64_t messages_received = 0;     // decoded and delivered to the host
   uint64_t connections_accepted = 0;  // incoming TCP connections
-  uint64_t connections_refused = 0;   // kIncomingConnectionsMax reached
+  uint64_t connections_refused = 0;   // hello over kClient/kStrangerPeerConnectionsMax
+  uint64_t hello_timeouts = 0;        // no hello within kHelloDeadlineMs: closed
+  uint64_t pending_evicted = 0;       // oldest pending closed: kPendingConnectionsMax reached
+  uint64_t peers_replaced = 0;        // an inbound peer connection superseded by a newer one
+  uint64_t buffer_evicted = 0;        // closed: kInboundBufferedBytesMax reached, largest first
   uint64_t clients_connected = 0;     // incoming connections whose hello said "client"
   uint64_t connects_failed = 0;       // outgoing connection attempts that failed
   uint64_t client_requests = 0;       // KV requests received
   uint64_t client_responses = 0;      // KV responses queued
+};
+
+/// Inbound connections open now, by pool, and the bytes of partial frames they hold.
+struct InboundGauges {
+  size_t pending = 0;         // no hello yet (<= kPendingConnectionsMax)
+  size_t peers = 0;           // past a peer hello
+  size_t clients = 0;         // past a client hello (<= kClientConnectionsMax)
+  size_t buffered_bytes = 0;  // sum over inbound connections (see kInboundBufferedBytesMax)
 };
 
 struct TransportOptions {
@@ -126,6 +173,7 @@ class Transport {
   void set_fault_rules(FaultRules rules) { filter_.set_rules(std::move(rules)); }
   const FaultFilter& faults() const { return filter_; }
   const TransportCounters& counters() const { return counters_; }
+  InboundGauges inbound() const;
   /// Peers with an outgoing connection up.
   std::set<NodeId> connected_peers() const;
 
@@ -146,6 +194,18 @@ class Transport {
   bool start_write(Conn* conn, std::string data);
   void on_read(Conn* conn, const char* data, size_t size);
   bool on_frame(Conn* conn, const std::string& payload);
+  /// Moves a connection from the pending pool to the peer or client pool after its hello;
+  /// false (and closed) if that pool is full.
+  bool admit(Conn* conn, const Hello& hello);
+  /// Why a connection was closed to keep a bound; each has its counter and its log limit.
+  enum class Shed : uint8_t { kPendingEvicted, kHelloTimeout, kBufferEvicted, kRefused, kCount };
+  /// Closes a connection to keep a bound: counts it, and logs at most one line per reason per
+  /// kShedLogIntervalMs (with how many went unlogged), as a flood sheds thousands a second.
+  void shed(Conn* conn, Shed why, const std::string& detail);
+  std::string describe(const Conn* conn) const;
+  void arm_hello_timer();
+  void on_hello_timer();
+  void enforce_buffered_bound();
   void on_connected(Conn* conn, int status);
   void on_conn_closed(Conn* conn);
   void on_accept();
@@ -156,7 +216,9 @@ class Transport {
   Callbacks callbacks_;
   FaultFilter filter_;
   TransportCounters counters_;
-  uv_tcp_t* listener_ = nullptr;  // owned; freed in its close callback
+  uv_tcp_t* listener_ = nullptr;       // owned; freed in its close callback
+  uv_timer_t* hello_timer_ = nullptr;  // owned; freed in its close callback; fires at the
+                                       // oldest pending connection's hello deadline
   uint16_t bound_port_ = 0;
   bool closed_ = false;
   std::map<NodeId, Peer*> peers_;      // owned; each freed in its reconnect timer's close callback
@@ -164,7 +226,16 @@ class Transport {
   std::set<Delayed*> delayed_;         // armed delay timers
   std::map<uint64_t, Conn*> clients_;  // client connections past their hello, by id
   uint64_t next_client_conn_ = 1;
-  size_t incoming_count_ = 0;  // accepted connections still open
+  std::list<Conn*> pending_;               // accepted, no hello yet, oldest first
+  std::map<NodeId, Conn*> inbound_peers_;  // past a peer hello, by the id it named
+  size_t buffered_bytes_ = 0;              // partial frames held by inbound connections
+  std::unique_ptr<char[]> read_buf_;       // kReadChunkBytes; every read lands here first
+  struct ShedLog {
+    uint64_t logged_at_ms = 0;
+    uint64_t unlogged = 0;  // closed since the last line, without a line of their own
+    bool ever = false;
+  };
+  ShedLog shed_log_[static_cast<size_t>(Shed::kCount)];
 };
 
 }  // namespace raftlab::net

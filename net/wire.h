@@ -27,7 +27,7 @@
 // One layout serves every Raft message (the core's Message is one flat struct), so a decoder
 // has one shape to check. Bytes travel as msgpack bin. Decoding never throws and never trusts
 // a length: a malformed frame or message yields an error text and the caller closes that
-// connection (DESIGN.md §4).
+// connection (docs/design.md §4).
 #pragma once
 
 #include <cstdint>

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +56,30 @@ inline void send_all(int fd, const std::string& bytes) {
     if (n <= 0) return;  // the peer closed on us: that is what some tests expect
     done += static_cast<size_t>(n);
   }
+}
+
+inline void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/// On a non-blocking socket: sends what the kernel takes now of bytes[done..], advancing done.
+/// False once the peer has closed the connection (the send fails with other than EAGAIN).
+inline bool send_some(int fd, const std::string& bytes, size_t& done) {
+  while (done < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+/// On a non-blocking socket: true once the peer has closed it (EOF or reset); data is skipped.
+inline bool peer_closed(int fd) {
+  char buf[4096];
+  for (int i = 0; i < 64; ++i) {  // bounded: a test never sends us much
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
+  return false;
 }
 
 /// Big-endian u32 length header followed by `payload`, but with any length we like.
