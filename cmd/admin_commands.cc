@@ -1,4 +1,4 @@
-// The admin commands of CLI.md's "Testing and measuring" table: `raftlab transfer SEL`,
+// The admin commands of docs/cli.md's "Cluster" group: `raftlab transfer SEL`,
 // `raftlab member add|remove ID` and `raftlab snapshot SEL`. Each sends one admin request
 // (cmd/lab_contract.h: transfer, member, snapshot) and, for transfer and member, polls the
 // nodes' status until the change is seen by a majority or --timeout passes (exit 3).

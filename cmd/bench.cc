@@ -1,4 +1,4 @@
-// `raftlab bench`: closed-loop load on the cluster in DIR (CLI.md, "Testing and measuring").
+// `raftlab bench`: closed-loop load on the cluster in DIR (docs/cli.md, "Test and measure").
 //
 // Each of --clients sessions keeps exactly one operation in flight: when one finishes the next
 // starts. The workload is the put load that scripts/bench_vs_etcd.sh also drives against etcd

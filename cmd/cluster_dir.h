@@ -13,7 +13,7 @@
 
 namespace raftlab::lab {
 
-/// An error that maps to an exit code of CLI.md (2 usage, 3 timeout, 4 environment).
+/// An error that maps to an exit code of docs/cli.md (2 usage, 3 timeout, 4 environment).
 class LabError : public std::runtime_error {
  public:
   LabError(int exit_code, const std::string& what)

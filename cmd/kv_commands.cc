@@ -1,5 +1,5 @@
-// `raftlab put K V`, `get K [--stale]`, `append K V`, `delete K`, `cas K OLD NEW` (CLI.md, "The
-// replicated key/value store"). Each runs one operation through net/kv_client.h: any node may
+// `raftlab put K V`, `get K [--stale]`, `append K V`, `delete K`, `cas K OLD NEW` (docs/cli.md,
+// "Key/value store"). Each runs one operation through net/kv_client.h: any node may
 // be asked, a follower redirects, a retried write applies once. Exit codes: 0 done, 1 failed
 // for certain (a cas that found another value, a write no node accepted) or, for get, no such
 // key (nothing printed, as `git config --get` and `kubectl get`), 3 unknown outcome (timeout,

@@ -2,7 +2,7 @@
 // processes it starts (`raftlab node`): the cluster directory, cluster.json, the node
 // directory, and the admin protocol. Both sides include this file; neither guesses.
 //
-// Cluster directory (DESIGN.md §6), found through --dir, else $RAFTLAB_DIR, else
+// Cluster directory (docs/design.md §6), found through --dir, else $RAFTLAB_DIR, else
 // ./raftlab-data:
 //
 //   DIR/cluster.json        written by `up`, rewritten (atomically: temp file, fsync, rename)

@@ -20,7 +20,7 @@
 namespace raftlab::cmd {
 namespace {
 
-constexpr int kExitEnvironment = 4;      // CLI.md: corrupt WAL, unreadable directory
+constexpr int kExitEnvironment = 4;      // docs/cli.md: corrupt WAL, unreadable directory
 constexpr size_t kSummaryBytesMax = 40;  // of an entry's data shown
 using nlohmann::json;
 
@@ -236,7 +236,7 @@ void setup_log(CLI::App& app) {
 
 namespace {
 
-// One WAL: printed (or added to `docs` as JSON); returns 0 or 4 (CLI.md).
+// One WAL: printed (or added to `docs` as JSON); returns 0 or 4 (docs/cli.md).
 int dump_one(const std::string& path, const LogDumpOptions& options, json* doc) {
   persist::DumpReport report;
   try {

@@ -23,7 +23,7 @@ struct LogDumpOptions {
 
 /// Adds `log` and its `dump` subcommand.
 void setup_log(CLI::App& app);
-/// Returns the exit code: 0, or 4 when the WAL is corrupt or unreadable (CLI.md).
+/// Returns the exit code: 0, or 4 when the WAL is corrupt or unreadable (docs/cli.md).
 int run_log_dump(const LogDumpOptions& options);
 
 }  // namespace raftlab::cmd

@@ -1,6 +1,6 @@
 // The raftlab binary: wires the subcommands together and maps errors to exit codes. No logic
 // lives here. The exit code table (0 done, 1 violation, 2 usage, 3 timeout, 4 environment) is
-// the contract in CLI.md; keep this file in step with it.
+// the contract in docs/cli.md; keep the two in step.
 //
 // Each subcommand lives in its own file cmd/<name>.cc with an options struct, a
 // `setup_<name>(CLI::App&)` that adds the subcommand, its flags and their validation, and a
@@ -24,7 +24,7 @@
 namespace {
 
 constexpr const char* kVersion = "raftlab 0.1.0";
-constexpr int kExitUsage = 2;  // CLI.md: unknown command or flag, bad value
+constexpr int kExitUsage = 2;  // docs/cli.md: unknown command or flag, bad value
 
 constexpr const char* kFooter =
     "The cluster lives in a directory: --dir DIR, else $RAFTLAB_DIR, else ./raftlab-data.\n"

@@ -1,6 +1,6 @@
 // The nemesis of `raftlab check`: from its own thread, injects one fault at a time into a
 // running cluster on a seeded schedule and undoes it before the next, recording each injection
-// and each undo as an event for the history (DESIGN.md section 9:
+// and each undo as an event for the history (docs/history-format.md:
 // {"process":"nemesis","type":"info","f":...,"value":...,"time":...}).
 //
 // It acts only through the public command line: it runs this very binary (`raftlab partition`,

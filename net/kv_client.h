@@ -1,4 +1,4 @@
-// The KV client: finds the leader, retries, and says honestly what it knows (DESIGN.md §8).
+// The KV client: finds the leader, retries, and says honestly what it knows (docs/design.md §8).
 //
 // One KvClient runs on one libuv loop and carries many sessions (logical clients) over one
 // TCP connection per node, with requests pipelined and matched by request_id (net/wire.h).

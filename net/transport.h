@@ -1,5 +1,5 @@
 // The peer transport of one node process: libuv TCP on 127.0.0.1, frames and messages of
-// net/wire.h, the fault filter on the send side (DESIGN.md §3-§5).
+// net/wire.h, the fault filter on the send side (docs/design.md §3-§5).
 //
 // Connections. Every node listens on one port. To send to a peer it opens its own outgoing
 // connection (so each pair of nodes has two connections, one per direction: a connection is

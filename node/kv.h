@@ -1,4 +1,4 @@
-// The replicated key/value state machine (DESIGN.md §8): put, append, delete and cas through
+// The replicated key/value state machine (docs/design.md §8): put, append, delete and cas through
 // the log, with client sessions so a retried write applies once (thesis §6.3). Reads do not go
 // through the log: the host serves them from `get` after a ReadIndex round (or at once for a
 // stale read). Pure like the rest of node/: no I/O, no clock, no randomness, so every replica

@@ -1,5 +1,5 @@
 // Thin POSIX file helpers for persist/: every failure becomes an IoError naming the path and
-// the errno text, so a caller can report it and exit 4 (CLI.md: environment error).
+// the errno text, so a caller can report it and exit 4 (docs/cli.md: environment error).
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build and test dependencies of raftlab on Debian 12 with apt-get, only those that
 # are missing. Runs `apt-get update` only when something is missing, and never reads stdin.
-# Exit 4 (CLI.md: environment) when something is missing and we are not root.
+# Exit 4 (docs/cli.md: environment) when something is missing and we are not root.
 set -euo pipefail
 
 packages=(build-essential cmake clang-format libcli11-dev libuv1-dev libmsgpack-cxx-dev

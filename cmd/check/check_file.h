@@ -1,5 +1,5 @@
 // `raftlab check --history FILE`: load a history, check it, report, and map the outcome to the
-// exit code of CLI.md: 0 linearizable, 1 not linearizable, 2 malformed history, 3 unknown
+// exit code of docs/cli.md: 0 linearizable, 1 not linearizable, 2 malformed history, 3 unknown
 // (the checker's time or memory bound), 4 file missing or unreadable.
 #pragma once
 

@@ -1,6 +1,7 @@
-// The history that `raftlab check` records and checks (DESIGN.md §9): one JSON object per line,
-// parsed by a hand-written strict parser (a generic JSON library is several times slower on
-// 100,000-line files), validated, and paired into operations; and the writer that records one.
+// The history that `raftlab check` records and checks (docs/history-format.md): one JSON
+// object per line, parsed by a hand-written strict parser (a generic JSON library is several
+// times slower on 100,000-line files), validated, and paired into operations; and the writer
+// that records one.
 //
 // Accepted lines (blank lines are skipped, unknown fields are ignored, field order is free):
 //   {"process": 3, "type": "invoke", "f": "put", "key": "k1", "value": "x", "time": 1234}
@@ -33,7 +34,7 @@
 
 namespace raftlab::check {
 
-/// The operation kinds of the key/value store (DESIGN.md §8).
+/// The operation kinds of the key/value store (docs/design.md §8).
 enum class Fn : uint8_t { kPut, kGet, kAppend, kCas, kDelete };
 const char* to_string(Fn f);
 std::optional<Fn> parse_fn(std::string_view name);

@@ -1,4 +1,4 @@
-// The sequential model the checker linearizes against: one register per key (DESIGN.md §8),
+// The sequential model the checker linearizes against: one register per key (docs/design.md §8),
 // with put (set), append (concatenate; on an absent key it creates it), delete (absent), get
 // (read; absent reads as null, and "" is not absent) and cas (if the value equals old, set new).
 //

@@ -2,7 +2,7 @@
 // linearizable register store. Each operation takes effect at one instant between its invoke
 // and its completion, so the recorded history is linearizable by construction. A few
 // operations end `info` (a timeout): those took effect later (even after the timeout) or
-// never, and the client continues under a fresh process id, as DESIGN.md §9 says. A cas
+// never, and the client continues under a fresh process id, as docs/history-format.md says. A cas
 // whose expected value does not match ends `fail` (it certainly did not take effect).
 //
 // Values are unique per operation and shaped so that no append chain can equal a put or cas

@@ -35,7 +35,7 @@ const std::string kPutOk = R"({"process": 1, "type": "ok", "f": "put", "key": "x
 
 }  // namespace
 
-TEST_CASE("parses the DESIGN.md example", "[history]") {
+TEST_CASE("parses the docs/history-format.md example", "[history]") {
   const History h = parse_history(
       R"({"process":3,"type":"invoke","f":"append","key":"k1","value":"x","time":1234567}
 {"process":3,"type":"ok","f":"append","key":"k1","value":"x","time":1299999}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CLI.md exit codes without any node: usage errors exit 2 (naming what is wrong), a missing
+# docs/cli.md exit codes without any node: usage errors exit 2 (naming what is wrong), a missing
 # cluster exits 4.
 . "$(dirname "$0")/lib.sh"
 D="$WORK/c"

@@ -1,5 +1,5 @@
 // Keeps the Raft core pure: every file in node/ may include only C++ standard library headers
-// and other node/ headers (DESIGN.md section 1). Anything else (libuv, msgpack, net/, persist/)
+// and other node/ headers (docs/design.md §1). Anything else (libuv, msgpack, net/, persist/)
 // would let I/O or a dependency in the wrong direction creep into the core.
 #include <catch2/catch.hpp>
 #include <cstddef>

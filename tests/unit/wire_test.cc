@@ -1,5 +1,5 @@
 // The wire codec: frames and msgpack messages round-trip, and no input, however malformed,
-// crashes the decoder or is accepted as something it is not (DESIGN.md §4).
+// crashes the decoder or is accepted as something it is not (docs/design.md §4).
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <string>
