@@ -52,17 +52,6 @@ struct LeaderView {
   std::map<uint64_t, json> answers;  // every node that answered status, by id
 };
 
-std::vector<uint64_t> id_list(const json& answer, const char* field) {
-  std::vector<uint64_t> ids;
-  if (answer.contains(field) && answer[field].is_array()) {
-    for (const json& id : answer[field]) {
-      if (id.is_number_unsigned()) ids.push_back(id.get<uint64_t>());
-    }
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
 bool contains(const std::vector<uint64_t>& ids, NodeId id) {
   return std::find(ids.begin(), ids.end(), id.get()) != ids.end();
 }

@@ -491,18 +491,18 @@ std::optional<json> admin_request(const std::string& dir, NodeId id, const json&
   return answer;
 }
 
-namespace {
-
-std::vector<uint64_t> id_field(const json& j, const char* name) {
+std::vector<uint64_t> id_list(const json& answer, const char* field) {
   std::vector<uint64_t> ids;
-  if (j.contains(name) && j[name].is_array()) {
-    for (const json& id : j[name]) {
+  if (answer.contains(field) && answer[field].is_array()) {
+    for (const json& id : answer[field]) {
       if (id.is_number_unsigned()) ids.push_back(id.get<uint64_t>());
     }
   }
   std::sort(ids.begin(), ids.end());
   return ids;
 }
+
+namespace {
 
 uint64_t field_u64(const json& j, const char* name) {
   const auto it = j.find(name);
@@ -558,8 +558,8 @@ std::vector<NodeView> collect_views(const std::string& dir, const ClusterSpec& s
         v.last_index = field_u64(*a, "last_index");
         v.snapshot_index = field_u64(*a, "snapshot_index");
         if (a->contains("counters")) v.counters = a->at("counters");
-        v.voters = id_field(*a, "voters");
-        v.learners = id_field(*a, "learners");
+        v.voters = id_list(*a, "voters");
+        v.learners = id_list(*a, "learners");
       }
     }
     if (!v.answered && read_files) read_node_files(dir, v);

@@ -140,6 +140,8 @@ std::vector<NodeView> collect_views(const std::string& dir, const ClusterSpec& s
 /// The leader a majority of the voters agree on (same leader, same term), or kNoNode.
 NodeId agreed_leader(const ClusterSpec& spec, const std::vector<NodeView>& views,
                      uint64_t* term = nullptr);
+/// The ids in the array `field` of an admin answer (its "voters", "learners"), sorted.
+std::vector<uint64_t> id_list(const nlohmann::json& answer, const char* field);
 /// Sends {"cmd":"reload_faults"} to every running node; warns on stderr about the others.
 void push_faults(const std::string& dir, const ClusterSpec& spec);
 

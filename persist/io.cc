@@ -134,4 +134,20 @@ uint64_t file_size(const std::string& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+void write_file_atomic(const std::string& dir, const std::string& tmp_name,
+                       const std::string& final_name, const std::string& bytes, bool fsync) {
+  const std::string tmp = join_path(dir, tmp_name);
+  const int fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+  try {
+    write_all(fd, bytes.data(), bytes.size(), tmp);
+    if (fsync) sync_file(fd, tmp);
+  } catch (...) {
+    close_file(fd, tmp);
+    throw;
+  }
+  close_file(fd, tmp);
+  rename_file(tmp, join_path(dir, final_name));
+  if (fsync) sync_directory(dir);
+}
+
 }  // namespace raftlab::persist

@@ -39,6 +39,10 @@ void sync_file(int fd, const std::string& path);
 /// fsync of a directory, so creates, renames and unlinks inside it are durable.
 void sync_directory(const std::string& dir);
 void rename_file(const std::string& from, const std::string& to);
+/// Writes `bytes` to dir/tmp_name, syncs it (when `fsync`), renames it to dir/final_name and
+/// syncs the directory: the file is either all there under its final name or not at all.
+void write_file_atomic(const std::string& dir, const std::string& tmp_name,
+                       const std::string& final_name, const std::string& bytes, bool fsync);
 void remove_file(const std::string& path);
 void truncate_file(const std::string& path, uint64_t size_bytes);
 uint64_t file_size(const std::string& path);

@@ -73,18 +73,8 @@ void write_manifest(const std::string& wal_dir, const Manifest& m, bool fsync) {
   if (decode_manifest(bytes, &check_back) || !(check_back == m)) {
     throw std::logic_error("manifest encoding does not round-trip");
   }
-  const std::string tmp = join_path(wal_dir, kManifestTmpName);
-  const int fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
-  try {
-    write_all(fd, bytes.data(), bytes.size(), tmp);
-    if (fsync) sync_file(fd, tmp);
-  } catch (...) {
-    close_file(fd, tmp);
-    throw;
-  }
-  close_file(fd, tmp);
-  rename_file(tmp, join_path(wal_dir, kManifestName));
-  if (fsync) sync_directory(wal_dir);
+  write_file_atomic(wal_dir, std::string(kManifestTmpName), std::string(kManifestName), bytes,
+                    fsync);
 }
 
 ManifestKeeper::ManifestKeeper(std::string wal_dir, bool fsync, Manifest on_disk)

@@ -99,18 +99,8 @@ void save_snapshot(const std::string& dir, const SnapshotMeta& meta, std::string
     throw std::logic_error("snapshot encoding does not round-trip");
   }
   const std::string final_name = snapshot_file_name(meta.index);
-  const std::string tmp = join_path(dir, final_name.substr(0, final_name.size() - 5) + ".tmp");
-  const int fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
-  try {
-    write_all(fd, bytes.data(), bytes.size(), tmp);
-    if (fsync) sync_file(fd, tmp);
-  } catch (...) {
-    close_file(fd, tmp);
-    throw;
-  }
-  close_file(fd, tmp);
-  rename_file(tmp, join_path(dir, final_name));
-  if (fsync) sync_directory(dir);
+  write_file_atomic(dir, final_name.substr(0, final_name.size() - 5) + ".tmp", final_name, bytes,
+                    fsync);
   // Only now that the new snapshot is durable may the older ones go.
   bool removed = false;
   for (const std::string& name : list_directory(dir)) {
