@@ -12,11 +12,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
 # Only what the demo runs is built (the tests are scripts/test.sh's job), with cmake's progress
-# shown: a first build of the raftlab binary takes about 3 minutes on 2 cores, later ones
+# shown: a first build of the raftlab binary takes about 2.5 minutes on 2 cores, later ones
 # seconds.
 target=raftlab
 [[ "${1:-}" == "--sim" ]] && target=raftlab_sim_demo
-echo "demo: building $target in build/release (first time: about 3 minutes on 2 cores)"
+echo "demo: building $target in build/release (first time: about 2.5 minutes on 2 cores)"
 cmake -S . -B build/release -DRAFTLAB_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 build_start=$SECONDS
 cmake --build build/release -j"${RAFTLAB_JOBS:-$(nproc)}" --target "$target"
