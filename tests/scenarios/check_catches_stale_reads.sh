@@ -9,7 +9,9 @@ require_node
 # while the deposed leader notices (CheckQuorum) only between one and two timeouts: a window.
 new_cluster c -n 5 --unsafe read_without_heartbeat --election-timeout 400ms-440ms
 for attempt in 1 2 3; do
-  timeout 200 "$RAFTLAB" check --dir "$D" --clients 10 --keys 1 --duration 12s \
+  # No short-timeout clients: this run is about stale reads, and unknown outcomes on its one
+  # hot key only make the search longer.
+  timeout 200 "$RAFTLAB" check --dir "$D" --clients 10 --keys 1 --duration 12s --short-clients 0 \
     --nemesis isolate-leader,partition --nemesis-interval 1200ms --seed "$attempt" \
     --record "$WORK/h$attempt.jsonl" >"$WORK/out" 2>"$WORK/err"
   rc=$?
@@ -21,6 +23,7 @@ for attempt in 1 2 3; do
     echo "$NAME: caught on attempt $attempt" >&2
     exit 0
   fi
-  [ $rc -eq 0 ] || { cat "$WORK/err" >&2; fail "check exited $rc"; }
+  # 3 (the checker ran out of its bounds) is no verdict either way: try the next run.
+  [ $rc -eq 0 ] || [ $rc -eq 3 ] || { cat "$WORK/err" >&2; fail "check exited $rc"; }
 done
 fail "3 runs under partitions never caught the stale reads"
