@@ -74,6 +74,21 @@ double ms_since(Clock::time_point start) {
 }
 
 // The memory bound, shared by the keys checked in parallel.
+// The observed strings sorted and distinct; with appends, only those that are no prefix of
+// another (a prefix of an observed string is a substring of it, so it adds nothing to a
+// substring search).
+void distinct_observed(std::vector<std::string_view>& seen, bool has_appends) {
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  if (!has_appends) return;
+  std::vector<std::string_view> longest;
+  for (size_t k = 0; k < seen.size(); ++k) {
+    if (k + 1 < seen.size() && seen[k + 1].substr(0, seen[k].size()) == seen[k]) continue;
+    longest.push_back(seen[k]);
+  }
+  seen.swap(longest);
+}
+
 class Budget {
  public:
   explicit Budget(size_t limit) : limit_(static_cast<int64_t>(limit)) {}
@@ -1112,17 +1127,7 @@ class KeyChecker {
       if (op.unknown() && op.f != Fn::kGet && op.f != Fn::kDelete) any_unknown_write = true;
     }
     if (!any_unknown_write) return drop;
-    std::sort(seen.begin(), seen.end());
-    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-    if (has_appends) {
-      // A string that is a prefix of the next one in sorted order is a substring of it.
-      std::vector<std::string_view> longest;
-      for (size_t k = 0; k < seen.size(); ++k) {
-        if (k + 1 < seen.size() && seen[k + 1].substr(0, seen[k].size()) == seen[k]) continue;
-        longest.push_back(seen[k]);
-      }
-      seen.swap(longest);
-    }
+    distinct_observed(seen, has_appends);
     uint64_t scanned = 0;
     for (size_t k = 0; k < kept.size(); ++k) {
       const Operation& op = h_.ops[kept[k]];
@@ -1157,17 +1162,7 @@ class KeyChecker {
       if ((op.f == Fn::kGet || op.f == Fn::kCas) && op.a != kNone)
         seen.push_back(model_.value(op.a));
     }
-    std::sort(seen.begin(), seen.end());
-    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-    if (has_appends) {
-      // A string that is a prefix of the next one in sorted order is a substring of it.
-      std::vector<std::string_view> longest;
-      for (size_t k = 0; k < seen.size(); ++k) {
-        if (k + 1 < seen.size() && seen[k + 1].substr(0, seen[k].size()) == seen[k]) continue;
-        longest.push_back(seen[k]);
-      }
-      seen.swap(longest);
-    }
+    distinct_observed(seen, has_appends);
     std::vector<uint8_t> unread(model_.value_count(), 0);
     // With appends: the hashes of every window of the observed strings, for each length a
     // written value has (a hash match counts as observed: a collision only keeps a value
