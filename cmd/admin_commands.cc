@@ -1,6 +1,6 @@
 // The admin commands of docs/cli.md's "Cluster" group: `raftlab transfer SEL`,
 // `raftlab member add|remove ID` and `raftlab snapshot SEL`. Each sends one admin request
-// (cmd/lab_contract.h: transfer, member, snapshot) and, for transfer and member, polls the
+// (cmd/cluster/contract.h: transfer, member, snapshot) and, for transfer and member, polls the
 // nodes' status until the change is seen by a majority or --timeout passes (exit 3).
 //
 // The membership seen here is the leader's own (its status "voters" and "learners"), not the
@@ -25,10 +25,10 @@
 #include <memory>
 #include <thread>
 
-#include "cmd/dir_lock.h"
-#include "cmd/lab.h"
-#include "cmd/lab_contract.h"
-#include "cmd/nemesis.h"
+#include "cmd/cluster/dir_lock.h"
+#include "cmd/lab/lab.h"
+#include "cmd/cluster/contract.h"
+#include "cmd/drive/nemesis.h"
 
 namespace raftlab::lab {
 namespace {

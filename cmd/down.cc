@@ -14,9 +14,9 @@
 #include <iostream>
 #include <memory>
 
-#include "cmd/dir_lock.h"
-#include "cmd/lab.h"
-#include "cmd/lab_contract.h"
+#include "cmd/cluster/dir_lock.h"
+#include "cmd/lab/lab.h"
+#include "cmd/cluster/contract.h"
 
 namespace raftlab::lab {
 namespace {

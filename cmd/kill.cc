@@ -12,7 +12,7 @@
 #include <iostream>
 #include <memory>
 
-#include "cmd/lab.h"
+#include "cmd/lab/lab.h"
 
 namespace raftlab::lab {
 namespace {

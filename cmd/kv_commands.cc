@@ -16,8 +16,8 @@
 #include <memory>
 #include <random>
 
-#include "cmd/kv.h"
-#include "cmd/lab.h"
+#include "cmd/lab/kv.h"
+#include "cmd/lab/lab.h"
 
 namespace raftlab::lab {
 namespace {

@@ -15,7 +15,7 @@
 #include <map>
 #include <memory>
 
-#include "cmd/lab.h"
+#include "cmd/lab/lab.h"
 #include "persist/dump.h"
 
 namespace raftlab::lab {

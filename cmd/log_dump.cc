@@ -13,7 +13,7 @@
 // JSON document must escape quotes, backslashes and control characters correctly every time.
 #include <nlohmann/json.hpp>
 
-#include "cmd/lab.h"
+#include "cmd/lab/lab.h"
 #include "persist/dump.h"
 #include "persist/io.h"
 

@@ -22,8 +22,8 @@
 #include <optional>
 #include <thread>
 
-#include "cmd/lab.h"
-#include "cmd/lab_contract.h"
+#include "cmd/lab/lab.h"
+#include "cmd/cluster/contract.h"
 
 namespace raftlab::lab {
 namespace {

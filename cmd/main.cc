@@ -16,10 +16,10 @@
 #include <vector>
 #pragma GCC diagnostic pop
 
-#include "cmd/kv.h"
-#include "cmd/lab.h"
+#include "cmd/lab/kv.h"
+#include "cmd/lab/lab.h"
 #include "cmd/log_dump.h"
-#include "cmd/node.h"
+#include "cmd/node_process/node.h"
 
 namespace {
 

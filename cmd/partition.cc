@@ -14,8 +14,8 @@
 #include <memory>
 #include <set>
 
-#include "cmd/dir_lock.h"
-#include "cmd/lab.h"
+#include "cmd/cluster/dir_lock.h"
+#include "cmd/lab/lab.h"
 #include "net/fault_filter.h"
 #include "node/prng.h"
 

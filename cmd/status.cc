@@ -15,7 +15,7 @@
 #include <memory>
 #include <thread>
 
-#include "cmd/lab.h"
+#include "cmd/lab/lab.h"
 
 namespace raftlab::lab {
 namespace {

@@ -15,9 +15,9 @@
 #include <random>
 #include <thread>
 
-#include "cmd/dir_lock.h"
-#include "cmd/lab.h"
-#include "cmd/lab_contract.h"
+#include "cmd/cluster/dir_lock.h"
+#include "cmd/lab/lab.h"
+#include "cmd/cluster/contract.h"
 #include "node/config.h"
 
 namespace raftlab::lab {

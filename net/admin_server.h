@@ -1,7 +1,7 @@
 // The admin socket server of one node: a Unix stream socket speaking JSON lines
-// (cmd/lab_contract.h). This file knows lines, not JSON: each complete request line goes to
+// (cmd/cluster/contract.h). This file knows lines, not JSON: each complete request line goes to
 // the handler, whose answer is written back followed by '\n'. The commands themselves live in
-// the node host (cmd/node_host.cc), which owns the state they read and change.
+// the node host (cmd/node_process/node_host.cc), which owns the state they read and change.
 //
 // Admin commands are never accepted over TCP: this server binds only a Unix socket, mode 0600
 // (the umask is narrowed around bind, so there is no window where the socket is wider).

@@ -52,7 +52,7 @@ bool is_write(ClientOp op) { return op != ClientOp::kGet; }
 
 // A KV client id that no other client, in this process or any other, before or after, will
 // draw. The cluster keeps a session and its last result long after its client has gone
-// (node/kv.h), so a new session on an old id would have its first write (seq 1) taken for a
+// (node/kv/kv.h), so a new session on an old id would have its first write (seq 1) taken for a
 // retry of the old session's and answered with that old result, "ok", without being applied.
 // Hence 64 bits from the OS, and not from the seed: two runs of `check --seed S`, or two CLI
 // calls that drew the same 32-bit seed, would otherwise open the same sessions.

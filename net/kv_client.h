@@ -2,7 +2,7 @@
 //
 // One KvClient runs on one libuv loop and carries many sessions (logical clients) over one
 // TCP connection per node, with requests pipelined and matched by request_id (net/wire.h).
-// A session is a KV session (node/kv.h): a random client id and a sequence number raised by
+// A session is a KV session (node/kv/kv.h): a random client id and a sequence number raised by
 // one per write; a write is retried with the same seq, so the cluster applies it at most once.
 // The client id comes from the OS, never from the seed: the cluster remembers sessions after
 // their clients have gone, and a new client that reused an old id would see its writes taken

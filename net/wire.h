@@ -21,7 +21,7 @@
 //
 // The client protocol runs on connections whose hello says "client" (node 0). A client may
 // send many requests without waiting (pipelining); every request gets exactly one response,
-// matched by request_id, in any order. Write ops carry the KV session (client, seq: node/kv.h);
+// matched by request_id, in any order. Write ops carry the KV session (client, seq: node/kv/kv.h);
 // a get carries neither. key, value and expected are bin; error is str.
 //
 // One layout serves every Raft message (the core's Message is one flat struct), so a decoder
@@ -60,14 +60,14 @@ struct Hello {
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
-/// Client operations: the writes of node/kv.h, and get (served by ReadIndex, not the log).
+/// Client operations: the writes of node/kv/kv.h, and get (served by ReadIndex, not the log).
 enum class ClientOp : uint8_t { kGet = 0, kPut = 1, kAppend = 2, kDelete = 3, kCas = 4 };
 const char* to_string(ClientOp op);
 
 struct ClientRequest {
   uint64_t request_id = 0;  // chosen by the client, echoed in the response
   ClientOp op = ClientOp::kGet;
-  uint64_t client = 0;  // KV session (writes only; node/kv.h)
+  uint64_t client = 0;  // KV session (writes only; node/kv/kv.h)
   uint64_t seq = 0;
   std::string key;
   std::string value;     // put, append: the value; cas: the new value
@@ -92,7 +92,7 @@ const char* to_string(ClientStatus status);
 struct ClientResponse {
   uint64_t request_id = 0;
   ClientStatus status = ClientStatus::kOk;
-  std::optional<std::string> value;  // get: the value (nullopt: absent); writes: node/kv.h
+  std::optional<std::string> value;  // get: the value (nullopt: absent); writes: node/kv/kv.h
   NodeId leader;                     // who the node believes leads (kNotLeader, kRetry)
   uint16_t leader_port = 0;          // that leader's port on 127.0.0.1, 0 if unknown
   Index index;                       // writes: the log index; get: the read index

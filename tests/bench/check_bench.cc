@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "cmd/check/history.h"
-#include "cmd/check/linearize.h"
+#include "cmd/checker/history.h"
+#include "cmd/checker/linearize.h"
 #include "tests/check/gen.h"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "cmd/check/linearize.h"
+#include "cmd/checker/linearize.h"
 #include "tests/check/dsl.h"
 #include "tests/check/gen.h"
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "cmd/check/check_file.h"
-#include "cmd/check/linearize.h"
+#include "cmd/checker/check_file.h"
+#include "cmd/checker/linearize.h"
 #include "tests/check/capture.h"
 #include "tests/check/dsl.h"
 

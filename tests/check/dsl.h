@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cmd/check/history.h"
+#include "cmd/checker/history.h"
 
 namespace raftlab::check::testing {
 

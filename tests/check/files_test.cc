@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "cmd/check/check_file.h"
+#include "cmd/checker/check_file.h"
 #include "tests/check/capture.h"
 
 #ifndef RAFTLAB_HISTORIES_DIR

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "cmd/check/history.h"
+#include "cmd/checker/history.h"
 
 namespace raftlab::check::testing {
 

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <string>
 
-#include "cmd/check/history.h"
+#include "cmd/checker/history.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // The register model: interned values, canonical states, O(1) matches.
 #include <catch2/catch.hpp>
 
-#include "cmd/check/model.h"
+#include "cmd/checker/model.h"
 
 using raftlab::check::FlatMap64;
 using raftlab::check::RegisterModel;

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 
-#include "cmd/check/linearize.h"
+#include "cmd/checker/linearize.h"
 #include "tests/check/gen.h"
 
 using raftlab::check::check;

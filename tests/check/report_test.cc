@@ -2,9 +2,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cmd/check/html.h"
-#include "cmd/check/linearize.h"
-#include "cmd/check/report.h"
+#include "cmd/checker/html.h"
+#include "cmd/checker/linearize.h"
+#include "cmd/checker/report.h"
 #include "tests/check/dsl.h"
 
 using raftlab::check::check;

@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-#include "cmd/cluster_dir.h"
+#include "cmd/cluster/cluster_dir.h"
 #include "net/wire.h"
 #include "tests/net/test_sockets.h"
 

@@ -1,5 +1,5 @@
 // The KV client (net/kv_client.h) against a stand-in node: a thread with plain sockets that
-// answers every request at once from a real KV state machine (node/kv.h), as a leader whose log
+// answers every request at once from a real KV state machine (node/kv/kv.h), as a leader whose log
 // holds only client writes would. What it checks is the client's side of the session contract.
 #include <poll.h>
 #include <uv.h>
@@ -17,7 +17,7 @@
 
 #include "net/kv_client.h"
 #include "net/wire.h"
-#include "node/kv.h"
+#include "node/kv/kv.h"
 #include "tests/net/test_sockets.h"
 
 namespace raftlab {

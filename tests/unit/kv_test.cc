@@ -1,6 +1,6 @@
-// The replicated key/value state machine (node/kv.h): operations, sessions, the command codec
+// The replicated key/value state machine (node/kv/kv.h): operations, sessions, the command codec
 // against malformed bytes, and snapshots that round-trip byte for byte and reject corruption.
-#include "node/kv.h"
+#include "node/kv/kv.h"
 
 #include <catch2/catch.hpp>
 #include <cstdint>

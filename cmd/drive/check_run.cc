@@ -3,12 +3,12 @@
 //
 //   raftlab check [--clients 5] [--duration 30s] [--keys 5] [--nemesis all] ...
 //       Runs --clients logical clients (processes) on --keys keys while the nemesis
-//       (cmd/nemesis.h) injects faults, records the history (docs/history-format.md) to --record
+//       (cmd/drive/nemesis.h) injects faults, records the history (docs/history-format.md) to --record
 //       (default DIR/check-<seed>.jsonl), heals, lets the cluster converge, keeps the clients
 //       running for
 //       --after-heal so the history shows the cluster serving again, then checks it.
 //   raftlab check --history FILE [--html OUT.html] [--json]
-//       Checks FILE (cmd/check/check_file.h). Exit 0 linearizable, 1 not, 2 malformed, 3 unknown.
+//       Checks FILE (cmd/checker/check_file.h). Exit 0 linearizable, 1 not, 2 malformed, 3 unknown.
 //
 // The original contract used --history both for the file a run writes and for the file to check; a
 // flag that means two things depending on the others is a trap in scripts, so a run records to
@@ -50,11 +50,11 @@
 #include <random>
 #include <thread>
 
-#include "cmd/check/check_file.h"
-#include "cmd/check/history.h"
-#include "cmd/kv.h"
-#include "cmd/lab.h"
-#include "cmd/nemesis.h"
+#include "cmd/checker/check_file.h"
+#include "cmd/checker/history.h"
+#include "cmd/lab/kv.h"
+#include "cmd/lab/lab.h"
+#include "cmd/drive/nemesis.h"
 
 namespace raftlab::lab {
 namespace {

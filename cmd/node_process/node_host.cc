@@ -1,5 +1,5 @@
 // The node host (see node_host.h): one libuv loop on one thread.
-#include "cmd/node_host.h"
+#include "cmd/node_process/node_host.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -24,14 +24,14 @@
 #include <utility>
 #include <vector>
 
-#include "cmd/cluster_dir.h"
-#include "cmd/dir_lock.h"
-#include "cmd/lab.h"
-#include "cmd/lab_contract.h"
+#include "cmd/cluster/cluster_dir.h"
+#include "cmd/cluster/dir_lock.h"
+#include "cmd/lab/lab.h"
+#include "cmd/cluster/contract.h"
 #include "net/admin_server.h"
 #include "net/transport.h"
 #include "node/core.h"
-#include "node/kv.h"
+#include "node/kv/kv.h"
 #include "persist/io.h"
 #include "persist/snapshot.h"
 #include "persist/wal.h"
@@ -152,7 +152,7 @@ class Host {
   void note_votes(const std::vector<Message>& messages);
   void emit_commit();
 
-  // Admin protocol (cmd/lab_contract.h).
+  // Admin protocol (cmd/cluster/contract.h).
   std::string on_admin(std::string_view line);
   json admin_status();
   json admin_reload_faults();

@@ -1,4 +1,4 @@
-// The cluster directory and cluster.json (layout in cmd/lab_contract.h): read, write and
+// The cluster directory and cluster.json (layout in cmd/cluster/contract.h): read, write and
 // locate. Shared by the lab CLI and the node process.
 #pragma once
 
@@ -61,7 +61,7 @@ ClusterSpec load_cluster(const std::string& dir);
 /// Writes DIR/cluster.json atomically (temporary file, fsync, rename, directory fsync).
 void save_cluster(const std::string& dir, const ClusterSpec& spec);
 
-/// DIR/n<ID>/bootstrap (cmd/lab_contract.h): the voters a node starts with on an empty log.
+/// DIR/n<ID>/bootstrap (cmd/cluster/contract.h): the voters a node starts with on an empty log.
 /// Written once, by `up` when it creates the cluster (atomically, fsynced).
 void write_bootstrap(const std::string& node_dir, const std::vector<NodeId>& voters);
 /// nullopt when the file does not exist; LabError(4) naming the file when it is malformed.

@@ -1,5 +1,5 @@
 // The linearizability checker (see linearize.h for the algorithm).
-#include "cmd/check/linearize.h"
+#include "cmd/checker/linearize.h"
 
 #include <algorithm>
 #include <atomic>
@@ -13,7 +13,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "cmd/check/model.h"
+#include "cmd/checker/model.h"
 
 namespace raftlab::check {
 

@@ -1,5 +1,5 @@
 // The HTML timeline (see html.h).
-#include "cmd/check/html.h"
+#include "cmd/checker/html.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,7 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "cmd/check/report.h"
+#include "cmd/checker/report.h"
 
 namespace raftlab::check {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "cmd/check/history.h"
-#include "cmd/check/linearize.h"
+#include "cmd/checker/history.h"
+#include "cmd/checker/linearize.h"
 
 namespace raftlab::check {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "cmd/check/history.h"
-#include "cmd/check/linearize.h"
+#include "cmd/checker/history.h"
+#include "cmd/checker/linearize.h"
 
 namespace raftlab::check {
 

@@ -1,5 +1,5 @@
 // The register model (see model.h).
-#include "cmd/check/model.h"
+#include "cmd/checker/model.h"
 
 #include <algorithm>
 #include <cstring>

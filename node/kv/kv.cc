@@ -1,5 +1,5 @@
 // The replicated key/value state machine: command codec, sessions, snapshot and restore.
-#include "node/kv.h"
+#include "node/kv/kv.h"
 
 #include <stdexcept>
 #include <string>

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "cmd/cluster_dir.h"
+#include "cmd/cluster/cluster_dir.h"
 #include "net/kv_client.h"
 
 namespace CLI {
@@ -19,9 +19,9 @@ net::KvClientOptions kv_client_options(const ClusterSpec& spec, uint64_t op_time
 
 /// put, get, append, delete, cas.
 void setup_kv_commands(CLI::App& app);
-/// bench (cmd/bench.cc).
+/// bench (cmd/drive/bench.cc).
 void setup_bench(CLI::App& app);
-/// check (cmd/check_run.cc).
+/// check (cmd/drive/check_run.cc).
 void setup_check(CLI::App& app);
 
 }  // namespace raftlab::lab

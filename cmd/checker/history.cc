@@ -1,5 +1,5 @@
 // History parsing and writing (see history.h for the format).
-#include "cmd/check/history.h"
+#include "cmd/checker/history.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 // The nemesis of `raftlab check` (see nemesis.h) and its hidden test hook `raftlab nemesis-run`.
-#include "cmd/nemesis.h"
+#include "cmd/drive/nemesis.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -25,7 +25,7 @@
 #include <sstream>
 #include <thread>
 
-#include "cmd/lab.h"
+#include "cmd/lab/lab.h"
 
 extern char** environ;
 

@@ -1,13 +1,13 @@
 // `raftlab check --history FILE` (see check_file.h).
-#include "cmd/check/check_file.h"
+#include "cmd/checker/check_file.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 
-#include "cmd/check/html.h"
-#include "cmd/check/report.h"
+#include "cmd/checker/html.h"
+#include "cmd/checker/report.h"
 
 namespace raftlab::check {
 

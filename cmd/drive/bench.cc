@@ -20,8 +20,8 @@
 #include <random>
 #include <vector>
 
-#include "cmd/kv.h"
-#include "cmd/lab.h"
+#include "cmd/lab/kv.h"
+#include "cmd/lab/lab.h"
 
 namespace raftlab::lab {
 namespace {

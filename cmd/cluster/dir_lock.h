@@ -3,7 +3,7 @@
 // never leaves a stale lock behind). The holder writes its pid into the file, so a refused
 // caller can name who holds it.
 //
-// Two users (cmd/lab_contract.h names the files):
+// Two users (cmd/cluster/contract.h names the files):
 //   - a node process locks DIR/n<ID>/lock for its whole life, before it reads or removes
 //     anything there: a second node on the same directory exits 4 naming the holder. Readers
 //     that never remove (`log dump`) take no lock.

@@ -1,5 +1,5 @@
 // DirLock (see dir_lock.h).
-#include "cmd/dir_lock.h"
+#include "cmd/cluster/dir_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -13,8 +13,8 @@
 #include <string_view>
 #include <thread>
 
-#include "cmd/cluster_dir.h"
-#include "cmd/lab_contract.h"
+#include "cmd/cluster/cluster_dir.h"
+#include "cmd/cluster/contract.h"
 
 namespace raftlab::lab {
 namespace {

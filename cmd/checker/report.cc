@@ -1,5 +1,5 @@
 // The text and JSON reports (see report.h).
-#include "cmd/check/report.h"
+#include "cmd/checker/report.h"
 
 #include <array>
 #include <cinttypes>

@@ -1,6 +1,6 @@
 // cluster.json, read and written with nlohmann-json (correct escaping and number handling for
 // a file users may edit by hand; writing a parser here would buy nothing).
-#include "cmd/cluster_dir.h"
+#include "cmd/cluster/cluster_dir.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "cmd/lab_contract.h"
+#include "cmd/cluster/contract.h"
 
 namespace raftlab::lab {
 namespace {

@@ -1,5 +1,5 @@
 // Shared helpers of the lab CLI (see lab.h).
-#include "cmd/lab.h"
+#include "cmd/lab/lab.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -33,7 +33,7 @@
 #include <sstream>
 #include <thread>
 
-#include "cmd/lab_contract.h"
+#include "cmd/cluster/contract.h"
 #include "net/fault_filter.h"
 #include "persist/dump.h"
 

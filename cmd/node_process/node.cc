@@ -1,5 +1,5 @@
 // `raftlab node` (see node.h).
-#include "cmd/node.h"
+#include "cmd/node_process/node.h"
 
 // g++ 12 false positive inside CLI11 (see main.cc).
 #pragma GCC diagnostic push
@@ -10,8 +10,8 @@
 #include <iostream>
 #include <memory>
 
-#include "cmd/cluster_dir.h"
-#include "cmd/node_host.h"
+#include "cmd/cluster/cluster_dir.h"
+#include "cmd/node_process/node_host.h"
 
 namespace raftlab::cmd {
 

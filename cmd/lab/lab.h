@@ -1,6 +1,6 @@
 // Shared helpers of the lab CLI (`up`, `down`, `status`, `kill`, `partition`, `wait`, `logs`,
 // `log diff`): process supervision, the admin client, node selectors, duration and ratio
-// validators, free ports and output. The contract with the node process is cmd/lab_contract.h;
+// validators, free ports and output. The contract with the node process is cmd/cluster/contract.h;
 // the command-line contract (flags, JSON fields, exit codes) is docs/cli.md.
 //
 // Every subcommand file (cmd/up.cc, down.cc, status.cc, kill.cc, partition.cc, wait.cc,
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "cmd/cluster_dir.h"
+#include "cmd/cluster/cluster_dir.h"
 
 namespace CLI {
 class App;
@@ -102,7 +102,7 @@ bool wait_pid_gone(pid_t pid, uint32_t timeout_ms);
 std::string node_log_tail(const std::string& dir, NodeId id, size_t lines);
 
 // ---------------------------------------------------------------------------------------------
-// The admin client (protocol in cmd/lab_contract.h).
+// The admin client (protocol in cmd/cluster/contract.h).
 
 /// Sends one request to DIR/n<ID>/admin.sock and returns the answer; nullopt if the node does
 /// not answer within timeout_ms (not listening, paused, gone, malformed answer).

@@ -8,7 +8,7 @@
 //      a libuv worker, at most one at a time; writes issued while it runs go in the next one.
 //   2. send: `messages` at once; `messages_after_persist` are held until the sync covering
 //      their persist_id finished, then sent, then Persisted{id} is stepped.
-//   3. apply: committed entries go to the KV state machine (node/kv.h); the client that
+//   3. apply: committed entries go to the KV state machine (node/kv/kv.h); the client that
 //      proposed one hears its result; reads whose index is applied are served.
 // Clients (net/wire.h's client protocol, on the same port as peers): writes are batched per
 // loop turn into one Propose and answered when their index is applied (the entry must carry
