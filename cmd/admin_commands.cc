@@ -10,11 +10,7 @@
 
 #include <signal.h>
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <chrono>
@@ -25,10 +21,18 @@
 #include <memory>
 #include <thread>
 
-#include "cmd/cluster/dir_lock.h"
-#include "cmd/lab/lab.h"
 #include "cmd/cluster/contract.h"
+#include "cmd/cluster/dir_lock.h"
+#include "cmd/cluster/exit_codes.h"
 #include "cmd/drive/nemesis.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/ports.h"
+#include "cmd/lab/process.h"
+#include "cmd/lab/selectors.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
@@ -119,6 +123,10 @@ std::string error_of(const std::optional<json>& answer, NodeId leader) {
 
 // ---- transfer ----------------------------------------------------------------------------------
 
+constexpr const char* kTransferHelp =
+    "Leadership transfer to one node; waits until a majority follows it (exit 3 if not in "
+    "time, 4 if there is no leader or the node is not running)";
+
 struct TransferOptions {
   std::string dir;
   std::string selector;
@@ -186,6 +194,13 @@ int run_transfer(const TransferOptions& o) {
 }
 
 // ---- member ------------------------------------------------------------------------------------
+
+constexpr const char* kMemberHelp =
+    "Single-server membership change through the leader. `add` of a new id puts it in "
+    "cluster.json on a free port and starts it; it joins as a learner and waits until the "
+    "leader promotes it to voter. `remove` waits until it is no member; its process keeps "
+    "running (stop it with `raftlab kill ID`). A refused change is retried until --timeout "
+    "(exit 3)";
 
 struct MemberOptions {
   std::string dir;
@@ -362,6 +377,11 @@ int run_members(const MembersOptions& o) {
 
 // ---- rebuild -----------------------------------------------------------------------------------
 
+constexpr const char* kRebuildHelp =
+    "Rebuild a node whose disk was lost: remove it from the configuration, stop it, wipe its "
+    "directory, add it back (it catches up as a learner, then votes). Restarting it empty "
+    "instead is unsafe: it forgot its votes and acknowledged entries";
+
 struct RebuildOptions {
   std::string dir;
   uint64_t id = 0;
@@ -449,79 +469,72 @@ int run_snapshot(const SnapshotOptions& o) {
   return kExitOk;
 }
 
+void setup_transfer(CLI::App& app) {
+  auto o = std::make_shared<TransferOptions>();
+  CLI::App* cmd = add_verb(app, "transfer", kTransferHelp, o->dir);
+  cmd->add_option("SEL", o->selector, "The new leader: 2, random, ... (exactly one node)")
+      ->required()
+      ->check(selector_validator());
+  cmd->add_option("--timeout", o->timeout, "Bound (default 5s)")
+      ->check(positive_duration_validator());
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_transfer(*o); });
+}
+
+void setup_member(CLI::App& app) {
+  auto o = std::make_shared<MemberOptions>();
+  CLI::App* cmd = add_verb(app, "member", kMemberHelp, o->dir);
+  cmd->add_option("OP", o->op, "add or remove")
+      ->required()
+      ->check(CLI::IsMember({"add", "remove"}));
+  cmd->add_option("ID", o->id, "The node id")->required()->check(node_id_validator());
+  cmd->add_option("--timeout", o->timeout, "Bound (default 10s)")
+      ->check(positive_duration_validator());
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_member(*o); });
+}
+
+void setup_members(CLI::App& app) {
+  auto o = std::make_shared<MembersOptions>();
+  CLI::App* cmd =
+      add_verb(app, "members",
+               "The configuration as the leader holds it: voters, learners, removed nodes", o->dir);
+  cmd->add_option("--timeout", o->timeout, "Bound on finding a leader (default 5s)")
+      ->check(positive_duration_validator());
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_members(*o); });
+}
+
+void setup_rebuild(CLI::App& app) {
+  auto o = std::make_shared<RebuildOptions>();
+  CLI::App* cmd = add_verb(app, "rebuild", kRebuildHelp, o->dir);
+  cmd->add_option("ID", o->id, "The node to rebuild (not the leader)")
+      ->required()
+      ->check(node_id_validator());
+  cmd->add_option("--timeout", o->timeout, "Bound on each membership change (default 30s)")
+      ->check(positive_duration_validator());
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_rebuild(*o); });
+}
+
+void setup_snapshot(CLI::App& app) {
+  auto o = std::make_shared<SnapshotOptions>();
+  CLI::App* cmd = add_verb(app, "snapshot", "Take a snapshot now on the selected nodes", o->dir);
+  cmd->add_option("SEL", o->selector, "Nodes: 2, 1,3, leader, followers, all, random")
+      ->required()
+      ->check(selector_validator());
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_snapshot(*o); });
+}
+
 }  // namespace
 
 void setup_admin_commands(CLI::App& app) {
-  {
-    auto o = std::make_shared<TransferOptions>();
-    CLI::App* cmd = app.add_subcommand(
-        "transfer",
-        "Leadership transfer to one node; waits until a majority follows it (exit 3 if not in "
-        "time, 4 if there is no leader or the node is not running)");
-    add_dir_option(cmd, o->dir);
-    cmd->add_option("SEL", o->selector, "The new leader: 2, random, ... (exactly one node)")
-        ->required()
-        ->check(selector_validator());
-    cmd->add_option("--timeout", o->timeout, "Bound (default 5s)")
-        ->check(positive_duration_validator());
-    cmd->add_flag("--json", o->json, "Print one JSON document");
-    cmd->callback([o] { run_command([o] { return run_transfer(*o); }); });
-  }
-  {
-    auto o = std::make_shared<MemberOptions>();
-    CLI::App* cmd = app.add_subcommand(
-        "member",
-        "Single-server membership change through the leader. `add` of a new id puts it in "
-        "cluster.json on a free port and starts it; it joins as a learner and waits until the "
-        "leader promotes it to voter. `remove` waits until it is no member; its process keeps "
-        "running (stop it with `raftlab kill ID`). A refused change is retried until --timeout "
-        "(exit 3)");
-    add_dir_option(cmd, o->dir);
-    cmd->add_option("OP", o->op, "add or remove")
-        ->required()
-        ->check(CLI::IsMember({"add", "remove"}));
-    cmd->add_option("ID", o->id, "The node id")->required()->check(node_id_validator());
-    cmd->add_option("--timeout", o->timeout, "Bound (default 10s)")
-        ->check(positive_duration_validator());
-    cmd->add_flag("--json", o->json, "Print one JSON document");
-    cmd->callback([o] { run_command([o] { return run_member(*o); }); });
-  }
-  {
-    auto o = std::make_shared<MembersOptions>();
-    CLI::App* cmd = app.add_subcommand(
-        "members", "The configuration as the leader holds it: voters, learners, removed nodes");
-    add_dir_option(cmd, o->dir);
-    cmd->add_option("--timeout", o->timeout, "Bound on finding a leader (default 5s)")
-        ->check(positive_duration_validator());
-    cmd->add_flag("--json", o->json, "Print one JSON document");
-    cmd->callback([o] { run_command([o] { return run_members(*o); }); });
-  }
-  {
-    auto o = std::make_shared<RebuildOptions>();
-    CLI::App* cmd = app.add_subcommand(
-        "rebuild",
-        "Rebuild a node whose disk was lost: remove it from the configuration, stop it, wipe its "
-        "directory, add it back (it catches up as a learner, then votes). Restarting it empty "
-        "instead is unsafe: it forgot its votes and acknowledged entries");
-    add_dir_option(cmd, o->dir);
-    cmd->add_option("ID", o->id, "The node to rebuild (not the leader)")
-        ->required()
-        ->check(node_id_validator());
-    cmd->add_option("--timeout", o->timeout, "Bound on each membership change (default 30s)")
-        ->check(positive_duration_validator());
-    cmd->add_flag("--json", o->json, "Print one JSON document");
-    cmd->callback([o] { run_command([o] { return run_rebuild(*o); }); });
-  }
-  {
-    auto o = std::make_shared<SnapshotOptions>();
-    CLI::App* cmd = app.add_subcommand("snapshot", "Take a snapshot now on the selected nodes");
-    add_dir_option(cmd, o->dir);
-    cmd->add_option("SEL", o->selector, "Nodes: 2, 1,3, leader, followers, all, random")
-        ->required()
-        ->check(selector_validator());
-    cmd->add_flag("--json", o->json, "Print one JSON document");
-    cmd->callback([o] { run_command([o] { return run_snapshot(*o); }); });
-  }
+  setup_transfer(app);
+  setup_member(app);
+  setup_members(app);
+  setup_rebuild(app);
+  setup_snapshot(app);
   setup_nemesis_run(app);  // hidden: the nemesis of `check` alone, for tests
 }
 

@@ -2,11 +2,7 @@
 // exit; `--purge` then removes the cluster directory.
 #include <signal.h>
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,9 +10,13 @@
 #include <iostream>
 #include <memory>
 
-#include "cmd/cluster/dir_lock.h"
-#include "cmd/lab/lab.h"
 #include "cmd/cluster/contract.h"
+#include "cmd/cluster/dir_lock.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/process.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
@@ -87,11 +87,10 @@ int run_down(const DownOptions& o) {
 
 void setup_down(CLI::App& app) {
   auto o = std::make_shared<DownOptions>();
-  CLI::App* cmd = app.add_subcommand("down", "Stop every node (SIGTERM, then SIGKILL)");
-  add_dir_option(cmd, o->dir);
+  CLI::App* cmd = add_verb(app, "down", "Stop every node (SIGTERM, then SIGKILL)", o->dir);
   cmd->add_flag("--purge", o->purge, "Remove DIR afterwards");
-  cmd->add_flag("--json", o->json, "Print one JSON document");
-  cmd->callback([o] { run_command([o] { return run_down(*o); }); });
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_down(*o); });
 }
 
 }  // namespace raftlab::lab

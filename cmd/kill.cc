@@ -3,16 +3,20 @@
 // (SIGCONT). Each prints the nodes it chose.
 #include <signal.h>
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <iostream>
 #include <memory>
 
-#include "cmd/lab/lab.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/ports.h"
+#include "cmd/lab/process.h"
+#include "cmd/lab/selectors.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
@@ -111,8 +115,7 @@ int run_process(Action action, const ProcessOptions& o) {
 
 void add_process_command(CLI::App& app, Action action, const std::string& help) {
   auto o = std::make_shared<ProcessOptions>();
-  CLI::App* cmd = app.add_subcommand(action_name(action), help);
-  add_dir_option(cmd, o->dir);
+  CLI::App* cmd = add_verb(app, action_name(action), help, o->dir);
   cmd->add_option("SEL", o->selector, "Nodes: 2, 1,3, leader, followers, all, random")
       ->required()
       ->check(selector_validator());
@@ -120,7 +123,7 @@ void add_process_command(CLI::App& app, Action action, const std::string& help) 
     cmd->add_option("--signal", o->signal, "KILL (default: a crash) or TERM (clean shutdown)")
         ->check(CLI::IsMember({"KILL", "TERM"}));
   }
-  cmd->add_flag("--json", o->json, "Print one JSON document");
+  add_json_flag(cmd, o->json);
   cmd->callback([action, o] { run_command([action, o] { return run_process(action, *o); }); });
 }
 

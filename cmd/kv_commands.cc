@@ -16,13 +16,17 @@
 #include <memory>
 #include <random>
 
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/command.h"
 #include "cmd/lab/kv.h"
-#include "cmd/lab/lab.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/process.h"
+#include "cmd/lab/selectors.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
-
-constexpr int kExitFailed = 1;
 
 // DIR/leader: the last node known to lead, as a decimal id. Written whole and renamed; a
 // missing, stale or garbled hint only costs a redirect.
@@ -131,8 +135,7 @@ int run_kv(const KvOptions& o) {
 void add_kv_command(CLI::App& app, net::ClientOp op, const std::string& help) {
   auto o = std::make_shared<KvOptions>();
   o->op = op;
-  CLI::App* cmd = app.add_subcommand(net::to_string(op), help);
-  add_dir_option(cmd, o->dir);
+  CLI::App* cmd = add_verb(app, net::to_string(op), help, o->dir);
   cmd->add_option("KEY", o->key, "The key")->required();
   if (op == net::ClientOp::kCas) {
     cmd->add_option("OLD", o->expected, "The value the key must hold")->required();
@@ -148,8 +151,8 @@ void add_kv_command(CLI::App& app, net::ClientOp op, const std::string& help) {
       ->check(selector_validator());
   cmd->add_option("--timeout", o->timeout, "Bound on the operation, retries included (default 5s)")
       ->check(positive_duration_validator());
-  cmd->add_flag("--json", o->json, "Print one JSON document");
-  cmd->callback([o] { run_command([o] { return run_kv(*o); }); });
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_kv(*o); });
 }
 
 }  // namespace

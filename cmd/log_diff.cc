@@ -4,26 +4,30 @@
 // overwrite (Log Matching, §5.3), or the entries it lacks. Prints nothing when every log is the
 // same.
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <iostream>
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 
-#include "cmd/lab/lab.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/process.h"
+#include "cmd/verbs.h"
 #include "persist/dump.h"
 
 namespace raftlab::lab {
 namespace {
 
-constexpr int kExitDiffer = 1;
-
 using nlohmann::json;
+
+constexpr const char* kLogDiffHelp =
+    "Compare the nodes' logs: where they differ and what the leader will overwrite. Exit 0 "
+    "when every log agrees with the leader's, 1 when one diverges or lags (as diff)";
 
 struct LogDiffOptions {
   std::string dir;
@@ -60,12 +64,66 @@ NodeLog read_log(const std::string& dir, NodeId id) {
   return log;
 }
 
+// The first index both logs hold with different entries; *same_term when their terms agree
+// there (the data differs: Log Matching is broken).
+std::optional<uint64_t> first_difference(const NodeLog& l, const NodeLog& ref, bool* same_term) {
+  const uint64_t lo = std::max(l.first(), ref.first());
+  const uint64_t hi = std::min(l.last(), ref.last());
+  for (uint64_t i = lo; i <= hi && i != 0; ++i) {
+    const auto a = l.entries.find(i);
+    const auto b = ref.entries.find(i);
+    if (a == l.entries.end() || b == ref.entries.end()) continue;
+    if (a->second != b->second) {
+      *same_term = a->second.first == b->second.first;
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+// Node `l` against the reference: its JSON row, and in *text what differs ("" if nothing).
+json compare(const NodeLog& l, const NodeLog& ref, std::string* text) {
+  json row = {{"id", l.id.get()},
+              {"last_index", l.last()},
+              {"diverges_at", nullptr},
+              {"overwrite", nullptr},
+              {"missing", nullptr}};
+  bool same_term_other_data = false;
+  const std::optional<uint64_t> diverge = first_difference(l, ref, &same_term_other_data);
+  const std::string name = "node " + std::to_string(l.id.get());
+  if (diverge) {
+    const uint64_t i = *diverge;
+    row["diverges_at"] = i;
+    row["overwrite"] = {i, l.last()};
+    row["term"] = l.entries.at(i).first;
+    row["reference_term"] = ref.entries.at(i).first;
+    *text = name + ": differs from node " + std::to_string(ref.id.get()) + " at index " +
+            std::to_string(i) + " (term " + std::to_string(l.entries.at(i).first) + " vs " +
+            std::to_string(ref.entries.at(i).first) + "); entries " + std::to_string(i) + ".." +
+            std::to_string(l.last()) + " will be overwritten";
+    if (same_term_other_data) {
+      row["same_term_different_data"] = true;
+      *text += " -- SAME TERM, DIFFERENT DATA: Log Matching is broken";
+    }
+  } else if (l.last() > ref.last()) {
+    row["overwrite"] = {ref.last() + 1, l.last()};
+    *text = name + ": entries " + std::to_string(ref.last() + 1) + ".." + std::to_string(l.last()) +
+            " beyond node " + std::to_string(ref.id.get()) + "'s log will be overwritten";
+  } else if (l.last() < ref.last()) {
+    row["missing"] = {l.last() + 1, ref.last()};
+    *text = name + ": behind, lacks entries " + std::to_string(l.last() + 1) + ".." +
+            std::to_string(ref.last());
+  }
+  return row;
+}
+
 int run_log_diff(const LogDiffOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   const ClusterSpec spec = load_cluster(dir);
   std::vector<NodeLog> logs;
   for (const NodeSpec& n : spec.nodes) logs.push_back(read_log(dir, n.id));
   const NodeId leader = agreed_leader(spec, collect_views(dir, spec));
+  // The reference: the leader's log, else the longest log of the highest last term.
   const NodeLog* ref = nullptr;
   for (const NodeLog& l : logs) {
     if (leader ? l.id == leader
@@ -78,56 +136,12 @@ int run_log_diff(const LogDiffOptions& o) {
   bool identical = true;
   for (const NodeLog& l : logs) {
     if (ref == nullptr || l.id == ref->id) continue;
-    json row = {{"id", l.id.get()},
-                {"last_index", l.last()},
-                {"diverges_at", nullptr},
-                {"overwrite", nullptr},
-                {"missing", nullptr}};
-    const uint64_t lo = std::max(l.first(), ref->first());
-    const uint64_t hi = std::min(l.last(), ref->last());
-    std::optional<uint64_t> diverge;
-    bool same_term_other_data = false;
-    for (uint64_t i = lo; i <= hi && i != 0; ++i) {
-      const auto a = l.entries.find(i);
-      const auto b = ref->entries.find(i);
-      if (a == l.entries.end() || b == ref->entries.end()) continue;
-      if (a->second != b->second) {
-        diverge = i;
-        same_term_other_data = a->second.first == b->second.first;
-        break;
-      }
-    }
     std::string text;
-    const std::string name = "node " + std::to_string(l.id.get());
-    if (diverge) {
-      const uint64_t i = *diverge;
-      row["diverges_at"] = i;
-      row["overwrite"] = {i, l.last()};
-      row["term"] = l.entries.at(i).first;
-      row["reference_term"] = ref->entries.at(i).first;
-      text = name + ": differs from node " + std::to_string(ref->id.get()) + " at index " +
-             std::to_string(i) + " (term " + std::to_string(l.entries.at(i).first) + " vs " +
-             std::to_string(ref->entries.at(i).first) + "); entries " + std::to_string(i) + ".." +
-             std::to_string(l.last()) + " will be overwritten";
-      if (same_term_other_data) {
-        row["same_term_different_data"] = true;
-        text += " -- SAME TERM, DIFFERENT DATA: Log Matching is broken";
-      }
-    } else if (l.last() > ref->last()) {
-      row["overwrite"] = {ref->last() + 1, l.last()};
-      text = name + ": entries " + std::to_string(ref->last() + 1) + ".." +
-             std::to_string(l.last()) + " beyond node " + std::to_string(ref->id.get()) +
-             "'s log will be overwritten";
-    } else if (l.last() < ref->last()) {
-      row["missing"] = {l.last() + 1, ref->last()};
-      text = name + ": behind, lacks entries " + std::to_string(l.last() + 1) + ".." +
-             std::to_string(ref->last());
-    }
+    nodes.push_back(compare(l, *ref, &text));
     if (!text.empty()) {
       identical = false;
       if (!o.json) std::cout << text << "\n";
     }
-    nodes.push_back(std::move(row));
   }
   if (o.json) {
     print_json({{"reference", ref ? json(ref->id.get()) : json(nullptr)},
@@ -136,20 +150,16 @@ int run_log_diff(const LogDiffOptions& o) {
                 {"identical", identical},
                 {"nodes", nodes}});
   }
-  return identical ? kExitOk : kExitDiffer;  // as diff(1): 0 the logs agree, 1 they differ
+  return identical ? kExitOk : kExitFailed;  // as diff(1): 0 the logs agree, 1 they differ
 }
 
 }  // namespace
 
 void setup_log_diff(CLI::App& log) {
   auto o = std::make_shared<LogDiffOptions>();
-  CLI::App* cmd = log.add_subcommand(
-      "diff",
-      "Compare the nodes' logs: where they differ and what the leader will overwrite. Exit 0 "
-      "when every log agrees with the leader's, 1 when one diverges or lags (as diff)");
-  add_dir_option(cmd, o->dir);
-  cmd->add_flag("--json", o->json, "Print one JSON document");
-  cmd->callback([o] { run_command([o] { return run_log_diff(*o); }); });
+  CLI::App* cmd = add_verb(log, "diff", kLogDiffHelp, o->dir);
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_log_diff(*o); });
 }
 
 }  // namespace raftlab::lab

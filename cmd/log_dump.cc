@@ -1,11 +1,7 @@
 // `raftlab log dump` (see log_dump.h).
 #include "cmd/log_dump.h"
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <iostream>
 #include <memory>
@@ -13,14 +9,19 @@
 // JSON document must escape quotes, backslashes and control characters correctly every time.
 #include <nlohmann/json.hpp>
 
-#include "cmd/lab/lab.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/process.h"
+#include "cmd/lab/selectors.h"
+#include "cmd/verbs.h"
 #include "persist/dump.h"
 #include "persist/io.h"
 
 namespace raftlab::cmd {
 namespace {
 
-constexpr int kExitEnvironment = 4;      // docs/cli.md: corrupt WAL, unreadable directory
 constexpr size_t kSummaryBytesMax = 40;  // of an entry's data shown
 using nlohmann::json;
 
@@ -48,10 +49,82 @@ json hard_state_json(const HardState& hs) {
   return {{"term", hs.term.get()}, {"vote", hs.vote.get()}, {"commit", hs.commit.get()}};
 }
 
-json ids_json(const std::vector<NodeId>& ids) {
-  json a = json::array();
-  for (const NodeId id : ids) a.push_back(id.get());
-  return a;
+// One record of segment `s`; its entry is also listed in doc["entries"] and its damage in
+// doc["damage"].
+json record_json(const persist::DumpSegment& s, const persist::DumpRecord& rec, json& doc) {
+  json jr = {{"offset", rec.offset}, {"size_bytes", rec.size_bytes}};
+  if (rec.damage != persist::Damage::kNone) {
+    jr["kind"] = "damaged";
+    jr["problem"] = rec.problem;
+    jr["torn_tail"] = rec.torn_tail;
+    doc["damage"].push_back({{"file", s.path},
+                             {"offset", rec.offset},
+                             {"problem", rec.problem},
+                             {"torn_tail", rec.torn_tail}});
+    return jr;
+  }
+  jr["kind"] = persist::to_string(rec.type);
+  switch (rec.type) {
+    case persist::RecordType::kEntry: {
+      const Entry& e = rec.entry;
+      json je = {{"index", e.index.get()},
+                 {"term", e.term.get()},
+                 {"type", to_string(e.type)},
+                 {"data_bytes", e.data.size()},
+                 {"data_summary", summarize(e.data)}};
+      jr.update(je);
+      je["file"] = s.path;
+      je["offset"] = rec.offset;
+      doc["entries"].push_back(je);
+      break;
+    }
+    case persist::RecordType::kHardState:
+      jr.update(hard_state_json(rec.hard_state));
+      break;
+    case persist::RecordType::kSnapshot:
+      jr["index"] = rec.snapshot.index.get();
+      jr["term"] = rec.snapshot.term.get();
+      break;
+    case persist::RecordType::kReserved:
+      break;
+  }
+  if (!rec.problem.empty()) {
+    jr["problem"] = rec.problem;
+    doc["damage"].push_back({{"file", s.path}, {"offset", rec.offset}, {"problem", rec.problem}});
+  }
+  return jr;
+}
+
+json segment_json(const persist::DumpSegment& s, json& doc) {
+  json js = {{"name", s.name},
+             {"path", s.path},
+             {"size_bytes", s.size_bytes},
+             {"open", s.open},
+             {"records", json::array()}};
+  if (s.header_problem.empty()) js["segment_seq"] = s.segment_seq;
+  if (!s.header_problem.empty()) {
+    js["header_problem"] = s.header_problem;
+    doc["damage"].push_back({{"file", s.path}, {"offset", 0}, {"problem", s.header_problem}});
+  }
+  for (const auto& rec : s.records) js["records"].push_back(record_json(s, rec, doc));
+  return js;
+}
+
+json snapshot_json(const persist::DumpSnapshot& sn, json& doc) {
+  json j = {{"path", sn.path}};
+  if (sn.meta) {
+    j["index"] = sn.meta->index.get();
+    j["term"] = sn.meta->term.get();
+    j["voters"] = lab::ids_json(sn.meta->membership.voters);
+    j["learners"] = lab::ids_json(sn.meta->membership.learners);
+    j["data_bytes"] = sn.data_bytes;
+  } else {
+    j["problem"] = sn.problem;
+    j["damaged"] = sn.damaged;
+    if (sn.damaged)
+      doc["damage"].push_back({{"file", sn.path}, {"offset", 0}, {"problem", sn.problem}});
+  }
+  return j;
 }
 
 json to_json(const persist::DumpReport& r) {
@@ -61,63 +134,7 @@ json to_json(const persist::DumpReport& r) {
   doc["segments"] = json::array();
   doc["entries"] = json::array();
   doc["damage"] = json::array();
-  for (const auto& s : r.segments) {
-    json js = {{"name", s.name},
-               {"path", s.path},
-               {"size_bytes", s.size_bytes},
-               {"open", s.open},
-               {"records", json::array()}};
-    if (s.header_problem.empty()) js["segment_seq"] = s.segment_seq;
-    if (!s.header_problem.empty()) {
-      js["header_problem"] = s.header_problem;
-      doc["damage"].push_back({{"file", s.path}, {"offset", 0}, {"problem", s.header_problem}});
-    }
-    for (const auto& rec : s.records) {
-      json jr = {{"offset", rec.offset}, {"size_bytes", rec.size_bytes}};
-      if (rec.damage != persist::Damage::kNone) {
-        jr["kind"] = "damaged";
-        jr["problem"] = rec.problem;
-        jr["torn_tail"] = rec.torn_tail;
-        doc["damage"].push_back({{"file", s.path},
-                                 {"offset", rec.offset},
-                                 {"problem", rec.problem},
-                                 {"torn_tail", rec.torn_tail}});
-      } else {
-        jr["kind"] = persist::to_string(rec.type);
-        switch (rec.type) {
-          case persist::RecordType::kEntry: {
-            const Entry& e = rec.entry;
-            json je = {{"index", e.index.get()},
-                       {"term", e.term.get()},
-                       {"type", to_string(e.type)},
-                       {"data_bytes", e.data.size()},
-                       {"data_summary", summarize(e.data)}};
-            jr.update(je);
-            je["file"] = s.path;
-            je["offset"] = rec.offset;
-            doc["entries"].push_back(je);
-            break;
-          }
-          case persist::RecordType::kHardState:
-            jr.update(hard_state_json(rec.hard_state));
-            break;
-          case persist::RecordType::kSnapshot:
-            jr["index"] = rec.snapshot.index.get();
-            jr["term"] = rec.snapshot.term.get();
-            break;
-          case persist::RecordType::kReserved:
-            break;
-        }
-        if (!rec.problem.empty()) {
-          jr["problem"] = rec.problem;
-          doc["damage"].push_back(
-              {{"file", s.path}, {"offset", rec.offset}, {"problem", rec.problem}});
-        }
-      }
-      js["records"].push_back(std::move(jr));
-    }
-    doc["segments"].push_back(std::move(js));
-  }
+  for (const auto& s : r.segments) doc["segments"].push_back(segment_json(s, doc));
   doc["hard_state"] = r.hard_state ? hard_state_json(*r.hard_state) : json(nullptr);
   if (r.manifest) {
     doc["manifest"] = {{"first_seq", r.manifest->first_seq},
@@ -128,22 +145,7 @@ json to_json(const persist::DumpReport& r) {
         r.manifest_problem.empty() ? json(nullptr) : json{{"problem", r.manifest_problem}};
   }
   doc["snapshots"] = json::array();
-  for (const auto& sn : r.snapshots) {
-    json j = {{"path", sn.path}};
-    if (sn.meta) {
-      j["index"] = sn.meta->index.get();
-      j["term"] = sn.meta->term.get();
-      j["voters"] = ids_json(sn.meta->membership.voters);
-      j["learners"] = ids_json(sn.meta->membership.learners);
-      j["data_bytes"] = sn.data_bytes;
-    } else {
-      j["problem"] = sn.problem;
-      j["damaged"] = sn.damaged;
-      if (sn.damaged)
-        doc["damage"].push_back({{"file", sn.path}, {"offset", 0}, {"problem", sn.problem}});
-    }
-    doc["snapshots"].push_back(std::move(j));
-  }
+  for (const auto& sn : r.snapshots) doc["snapshots"].push_back(snapshot_json(sn, doc));
   doc["problems"] = r.problems;
   doc["notes"] = r.notes;
   doc["corrupt"] = r.corrupt;
@@ -243,7 +245,7 @@ int dump_one(const std::string& path, const LogDumpOptions& options, json* doc) 
     report = persist::dump_wal(path, Index(options.from), Index(options.to));
   } catch (const std::exception& e) {
     std::cerr << "raftlab: cannot read " << path << ": " << e.what() << "\n";
-    return kExitEnvironment;
+    return lab::kExitEnvironment;
   }
   if (doc != nullptr) {
     *doc = to_json(report);
@@ -266,7 +268,7 @@ int dump_one(const std::string& path, const LogDumpOptions& options, json* doc) 
     }
     for (const auto& p : report.problems) std::cerr << "\n  " << p;
     std::cerr << "\n";
-    return kExitEnvironment;
+    return lab::kExitEnvironment;
   }
   return 0;
 }

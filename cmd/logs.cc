@@ -4,11 +4,7 @@
 // events.jsonl and histories, so the lines of several nodes are printed merged in time order
 // (a line without a stamp stays behind the stamped line before it).
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cctype>
@@ -22,8 +18,13 @@
 #include <optional>
 #include <thread>
 
-#include "cmd/lab/lab.h"
 #include "cmd/cluster/contract.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/process.h"
+#include "cmd/lab/selectors.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
@@ -142,16 +143,16 @@ int run_logs(const LogsOptions& o) {
 
 void setup_logs(CLI::App& app) {
   auto o = std::make_shared<LogsOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "logs", "Print the nodes' own log lines (node.log), merged in time order on one clock");
-  add_dir_option(cmd, o->dir);
+  CLI::App* cmd = add_verb(
+      app, "logs", "Print the nodes' own log lines (node.log), merged in time order on one clock",
+      o->dir);
   cmd->add_option("SEL", o->selector, "Nodes: 2, 1,3, leader, followers, all, random")
       ->required()
       ->check(selector_validator());
   cmd->add_flag("-f,--follow", o->follow, "Keep printing new lines until interrupted");
   cmd->add_option("-n,--lines", o->lines,
                   "Only the last N lines (of all chosen nodes, merged; default all)");
-  cmd->callback([o] { run_command([o] { return run_logs(*o); }); });
+  run_on_parse(cmd, [o] { return run_logs(*o); });
 }
 
 }  // namespace raftlab::lab

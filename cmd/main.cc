@@ -6,25 +6,19 @@
 // `setup_<name>(CLI::App&)` that adds the subcommand, its flags and their validation, and a
 // `run_<name>(options)` that returns an exit code. The callback set by setup_<name> runs
 // run_<name> and reports a non-zero exit code by throwing CLI::RuntimeError(code).
-// g++ 12 at -O2 reports a false "potential null pointer dereference" inside std::string as
-// inlined into CLI11 (a known GCC 12 false positive); silence it for these headers only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 #include <vector>
-#pragma GCC diagnostic pop
 
-#include "cmd/lab/kv.h"
-#include "cmd/lab/lab.h"
+#include "cmd/cluster/exit_codes.h"
 #include "cmd/log_dump.h"
 #include "cmd/node_process/node.h"
+#include "cmd/verbs.h"
 
 namespace {
 
 constexpr const char* kVersion = "raftlab 0.1.0";
-constexpr int kExitUsage = 2;  // docs/cli.md: unknown command or flag, bad value
 
 constexpr const char* kFooter =
     "The cluster lives in a directory: --dir DIR, else $RAFTLAB_DIR, else ./raftlab-data.\n"
@@ -135,7 +129,7 @@ int main(int argc, char** argv) {
       std::cerr << "raftlab: " << e.what() << "\n\n";
     }
     std::cerr << app.help();
-    return kExitUsage;
+    return raftlab::lab::kExitUsage;
   }
   return 0;
 }

@@ -3,11 +3,7 @@
 // {"cmd":"reload_faults"} to every running node, so a restarted node reloads the same rules.
 // Options differ per command, so each has its own struct.
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <iostream>
@@ -15,7 +11,15 @@
 #include <set>
 
 #include "cmd/cluster/dir_lock.h"
-#include "cmd/lab/lab.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/fault_shapes.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/process.h"
+#include "cmd/lab/selectors.h"
+#include "cmd/verbs.h"
 #include "net/fault_filter.h"
 #include "node/prng.h"
 
@@ -78,56 +82,30 @@ uint64_t fnv1a(const std::string& text) {
   return h;
 }
 
-// Jepsen's shapes, with the cluster's seed. Halves and isolate-leader are partitions into
-// groups; a majority ring and a bridge are not (the reachability is not transitive), so they
-// are written as symmetric cuts.
+// Jepsen's shapes (cmd/lab/fault_shapes.h), with the cluster's seed.
 void random_shape(const std::string& dir, const ClusterSpec& spec, const std::string& shape,
                   FaultRules& rules, std::string& description) {
   std::vector<NodeId> nodes = all_ids(spec);
   Prng prng(spec.seed ^ fnv1a(shape));
-  for (size_t k = nodes.size(); k > 1; --k) {  // Fisher-Yates with the cluster's seed
-    std::swap(nodes[k - 1], nodes[prng.next() % k]);
-  }
-  const size_t n = nodes.size();
+  seeded_shuffle(nodes, prng);
   rules.partition.clear();
-  auto cut_both = [&](NodeId a, NodeId b) {
-    rules.cuts.insert({a, b});
-    rules.cuts.insert({b, a});
-  };
   if (shape == "halves") {
-    rules.partition = {std::set<NodeId>(nodes.begin(), nodes.begin() + n / 2),
-                       std::set<NodeId>(nodes.begin() + n / 2, nodes.end())};
+    rules.partition = halves(nodes);
     description = "halves: " + groups_text(rules.partition);
   } else if (shape == "isolate-leader") {
-    const NodeId leader = resolve_selector("leader", dir, spec).front();
-    std::set<NodeId> rest;
-    for (NodeId id : nodes) {
-      if (id != leader) rest.insert(id);
-    }
-    rules.partition = {{leader}, rest};
+    rules.partition = isolate_leader(resolve_selector("leader", dir, spec).front(), nodes);
     description = "isolate-leader: " + groups_text(rules.partition);
   } else if (shape == "majority-ring") {
-    // Nodes on a ring, each hearing the nodes within `reach` places: a majority, and no two
-    // nodes hear the same majority.
-    const size_t majority = n / 2 + 1;
-    const size_t reach = majority / 2;
-    for (size_t a = 0; a < n; ++a) {
-      for (size_t b = a + 1; b < n; ++b) {
-        const size_t d = std::min(b - a, n - (b - a));
-        if (d > reach) cut_both(nodes[a], nodes[b]);
-      }
-    }
+    const MajorityRing ring = majority_ring(nodes);
+    rules.cuts.insert(ring.cuts.begin(), ring.cuts.end());
     description = "majority-ring " + ids_text(nodes) + ": each node hears its " +
-                  std::to_string(2 * reach) + " nearest on the ring";
+                  std::to_string(2 * ring.reach) + " nearest on the ring";
   } else {  // bridge
-    const size_t half = n / 2;
-    const NodeId bridge = nodes[half];
-    for (size_t a = 0; a < half; ++a) {
-      for (size_t b = half + 1; b < n; ++b) cut_both(nodes[a], nodes[b]);
-    }
-    description = "bridge: " + ids_text({nodes.begin(), nodes.begin() + half}) + " | " +
-                  ids_text({nodes.begin() + half + 1, nodes.end()}) + ", node " +
-                  std::to_string(bridge.get()) + " hears both";
+    const Bridge b = bridge(nodes);
+    const NodePairs cuts = cuts_between(b.left, b.right);
+    rules.cuts.insert(cuts.begin(), cuts.end());
+    description = "bridge: " + ids_text(b.left) + " | " + ids_text(b.right) + ", node " +
+                  std::to_string(b.node.get()) + " hears both";
   }
 }
 
@@ -354,94 +332,95 @@ int run_faults(const FaultsOptions& o) {
   return kExitOk;
 }
 
-template <typename Options>
-void add_json(CLI::App* cmd, Options& o) {
-  cmd->add_flag("--json", o.json, "Print one JSON document");
+void setup_partition(CLI::App& app) {
+  auto o = std::make_shared<PartitionOptions>();
+  CLI::App* cmd = add_verb(
+      app, "partition",
+      "Split the nodes into groups that talk only inside themselves (replaces any partition)",
+      o->dir);
+  CLI::Option* groups =
+      cmd->add_option("GROUPS", o->groups, "Groups, e.g. 1,2 3,4,5; unnamed nodes form one more")
+          ->check(selector_validator());
+  cmd->add_option("--random", o->random_shape, "A shape chosen with the cluster's seed")
+      // `ring` is the nemesis's name for majority-ring: one name for one thing, both accepted.
+      ->transform(CLI::Transformer({{"ring", "majority-ring"}}))
+      ->check(CLI::IsMember({"halves", "majority-ring", "bridge", "isolate-leader"}))
+      ->excludes(groups);
+  add_json_flag(cmd, o->json);
+  cmd->callback([o] {
+    if (o->groups.empty() && o->random_shape.empty()) {
+      throw CLI::ValidationError("GROUPS", "name the groups or give --random SHAPE");
+    }
+    run_command([o] { return run_partition(*o); });
+  });
+}
+
+void setup_isolate(CLI::App& app) {
+  auto o = std::make_shared<SelOptions>();
+  CLI::App* cmd = add_verb(app, "isolate", "Cut the named nodes off, each alone", o->dir);
+  cmd->add_option("SEL", o->selector, "Nodes: 2, 1,3, leader, followers, all, random")
+      ->required()
+      ->check(selector_validator());
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_isolate(*o); });
+}
+
+void setup_cut(CLI::App& app) {
+  auto o = std::make_shared<CutOptions>();
+  CLI::App* cmd = add_verb(app, "cut", "Drop messages from A to B (and B to A)", o->dir);
+  cmd->add_option("A", o->from, "Sending nodes")->required()->check(selector_validator());
+  cmd->add_option("B", o->to, "Receiving nodes")->required()->check(selector_validator());
+  cmd->add_flag("--one-way", o->one_way, "Only A to B");
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_cut(*o); });
+}
+
+void setup_net(CLI::App& app) {
+  auto o = std::make_shared<NetOptions>();
+  CLI::App* cmd = add_verb(app, "net", "Lossy, slow, duplicating, reordering links", o->dir);
+  cmd->add_option("--from", o->from, "Senders (default all)")->check(selector_validator());
+  cmd->add_option("--to", o->to, "Receivers (default all)")->check(selector_validator());
+  cmd->add_option("--loss", o->loss, "Drop ratio, 10% or 0.1")->check(ratio_validator());
+  cmd->add_option("--delay", o->delay, "Added delay, e.g. 20ms")->check(duration_validator());
+  cmd->add_option("--jitter", o->jitter, "Extra random delay up to D")->check(duration_validator());
+  cmd->add_option("--duplicate", o->duplicate, "Duplicate ratio")->check(ratio_validator());
+  cmd->add_option("--reorder", o->reorder, "Reorder ratio")->check(ratio_validator());
+  add_json_flag(cmd, o->json);
+  cmd->callback([o] {
+    if (o->loss.empty() && o->delay.empty() && o->jitter.empty() && o->duplicate.empty() &&
+        o->reorder.empty()) {
+      throw CLI::ValidationError("net",
+                                 "give at least one of --loss --delay --jitter --duplicate "
+                                 "--reorder");
+    }
+    run_command([o] { return run_net(*o); });
+  });
+}
+
+void setup_heal(CLI::App& app) {
+  auto o = std::make_shared<HealOptions>();
+  CLI::App* cmd = add_verb(app, "heal", "Remove partitions and cuts", o->dir);
+  cmd->add_flag("--all", o->all, "Also remove link faults (loss, delay, ...)");
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_heal(*o); });
+}
+
+void setup_faults(CLI::App& app) {
+  auto o = std::make_shared<FaultsOptions>();
+  CLI::App* cmd = add_verb(app, "faults", "List the fault rules in force", o->dir);
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_faults(*o); });
 }
 
 }  // namespace
 
 void setup_fault_commands(CLI::App& app) {
-  {
-    auto o = std::make_shared<PartitionOptions>();
-    CLI::App* cmd = app.add_subcommand(
-        "partition",
-        "Split the nodes into groups that talk only inside themselves (replaces any partition)");
-    add_dir_option(cmd, o->dir);
-    CLI::Option* groups =
-        cmd->add_option("GROUPS", o->groups, "Groups, e.g. 1,2 3,4,5; unnamed nodes form one more")
-            ->check(selector_validator());
-    cmd->add_option("--random", o->random_shape, "A shape chosen with the cluster's seed")
-        // `ring` is the nemesis's name for majority-ring: one name for one thing, both accepted.
-        ->transform(CLI::Transformer({{"ring", "majority-ring"}}))
-        ->check(CLI::IsMember({"halves", "majority-ring", "bridge", "isolate-leader"}))
-        ->excludes(groups);
-    add_json(cmd, *o);
-    cmd->callback([o] {
-      if (o->groups.empty() && o->random_shape.empty()) {
-        throw CLI::ValidationError("GROUPS", "name the groups or give --random SHAPE");
-      }
-      run_command([o] { return run_partition(*o); });
-    });
-  }
-  {
-    auto o = std::make_shared<SelOptions>();
-    CLI::App* cmd = app.add_subcommand("isolate", "Cut the named nodes off, each alone");
-    add_dir_option(cmd, o->dir);
-    cmd->add_option("SEL", o->selector, "Nodes: 2, 1,3, leader, followers, all, random")
-        ->required()
-        ->check(selector_validator());
-    add_json(cmd, *o);
-    cmd->callback([o] { run_command([o] { return run_isolate(*o); }); });
-  }
-  {
-    auto o = std::make_shared<CutOptions>();
-    CLI::App* cmd = app.add_subcommand("cut", "Drop messages from A to B (and B to A)");
-    add_dir_option(cmd, o->dir);
-    cmd->add_option("A", o->from, "Sending nodes")->required()->check(selector_validator());
-    cmd->add_option("B", o->to, "Receiving nodes")->required()->check(selector_validator());
-    cmd->add_flag("--one-way", o->one_way, "Only A to B");
-    add_json(cmd, *o);
-    cmd->callback([o] { run_command([o] { return run_cut(*o); }); });
-  }
-  {
-    auto o = std::make_shared<NetOptions>();
-    CLI::App* cmd = app.add_subcommand("net", "Lossy, slow, duplicating, reordering links");
-    add_dir_option(cmd, o->dir);
-    cmd->add_option("--from", o->from, "Senders (default all)")->check(selector_validator());
-    cmd->add_option("--to", o->to, "Receivers (default all)")->check(selector_validator());
-    cmd->add_option("--loss", o->loss, "Drop ratio, 10% or 0.1")->check(ratio_validator());
-    cmd->add_option("--delay", o->delay, "Added delay, e.g. 20ms")->check(duration_validator());
-    cmd->add_option("--jitter", o->jitter, "Extra random delay up to D")
-        ->check(duration_validator());
-    cmd->add_option("--duplicate", o->duplicate, "Duplicate ratio")->check(ratio_validator());
-    cmd->add_option("--reorder", o->reorder, "Reorder ratio")->check(ratio_validator());
-    add_json(cmd, *o);
-    cmd->callback([o] {
-      if (o->loss.empty() && o->delay.empty() && o->jitter.empty() && o->duplicate.empty() &&
-          o->reorder.empty()) {
-        throw CLI::ValidationError("net",
-                                   "give at least one of --loss --delay --jitter --duplicate "
-                                   "--reorder");
-      }
-      run_command([o] { return run_net(*o); });
-    });
-  }
-  {
-    auto o = std::make_shared<HealOptions>();
-    CLI::App* cmd = app.add_subcommand("heal", "Remove partitions and cuts");
-    add_dir_option(cmd, o->dir);
-    cmd->add_flag("--all", o->all, "Also remove link faults (loss, delay, ...)");
-    add_json(cmd, *o);
-    cmd->callback([o] { run_command([o] { return run_heal(*o); }); });
-  }
-  {
-    auto o = std::make_shared<FaultsOptions>();
-    CLI::App* cmd = app.add_subcommand("faults", "List the fault rules in force");
-    add_dir_option(cmd, o->dir);
-    add_json(cmd, *o);
-    cmd->callback([o] { run_command([o] { return run_faults(*o); }); });
-  }
+  setup_partition(app);
+  setup_isolate(app);
+  setup_cut(app);
+  setup_net(app);
+  setup_heal(app);
+  setup_faults(app);
 }
 
 }  // namespace raftlab::lab

@@ -3,11 +3,7 @@
 // changes (polled every 50 ms), with the time of the frame and a '*' on what changed.
 #include <unistd.h>
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <chrono>
 #include <cstdio>
@@ -15,7 +11,13 @@
 #include <memory>
 #include <thread>
 
-#include "cmd/lab/lab.h"
+#include "cmd/cluster/clock.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/process.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
@@ -97,15 +99,14 @@ int run_status(const StatusOptions& o) {
 
 void setup_status(CLI::App& app) {
   auto o = std::make_shared<StatusOptions>();
-  CLI::App* cmd = app.add_subcommand("status", "One row per node: process, role, term, indexes");
-  add_dir_option(cmd, o->dir);
-  CLI::Option* json = cmd->add_flag("--json", o->json, "Print one JSON document");
+  CLI::App* cmd = add_verb(app, "status", "One row per node: process, role, term, indexes", o->dir);
+  CLI::Option* json = add_json_flag(cmd, o->json);
   cmd->add_flag("--watch", o->watch,
                 "Redraw until interrupted: every 500 ms, and at once on a change of role, term or "
                 "leader; '*' marks what changed")
       ->excludes(json);
   cmd->add_option("--watch-count", o->watch_count)->group("");  // hidden, for tests
-  cmd->callback([o] { run_command([o] { return run_status(*o); }); });
+  run_on_parse(cmd, [o] { return run_status(*o); });
 }
 
 }  // namespace raftlab::lab

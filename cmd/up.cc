@@ -2,11 +2,7 @@
 // its data; then wait for a leader and print the status table.
 #include <signal.h>
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <chrono>
 #include <filesystem>
@@ -15,9 +11,16 @@
 #include <random>
 #include <thread>
 
-#include "cmd/cluster/dir_lock.h"
-#include "cmd/lab/lab.h"
 #include "cmd/cluster/contract.h"
+#include "cmd/cluster/dir_lock.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/ports.h"
+#include "cmd/lab/process.h"
+#include "cmd/verbs.h"
 #include "node/config.h"
 
 namespace raftlab::lab {
@@ -123,6 +126,24 @@ void start_all(const std::string& dir, const ClusterSpec& spec) {
   }
 }
 
+// Waits until a majority agrees on a leader: kExitOk, or kExitTimeout after `timeout`.
+int wait_for_leader(const std::string& dir, const ClusterSpec& spec, const std::string& timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::milliseconds(*parse_duration_ms(timeout));
+  while (!agreed_leader(spec, collect_views(dir, spec))) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::cerr << "raftlab: no leader elected within " << timeout << "\n";
+      return kExitTimeout;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  std::cerr << "raftlab: leader elected " << ms << " ms after the nodes answered\n";
+  return kExitOk;
+}
+
 int run_up(const UpOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   const std::string json_path = dir + "/" + std::string(kClusterJson);
@@ -175,25 +196,7 @@ int run_up(const UpOptions& o) {
   lock.release();  // the leader is waited for without it
   std::cerr << "raftlab: " << (create ? "created" : "restarted") << " cluster " << spec.cluster_id
             << " at " << dir << " (" << spec.nodes.size() << " nodes, seed " << spec.seed << ")\n";
-  int code = kExitOk;
-  if (!o.no_wait) {
-    const auto start = std::chrono::steady_clock::now();
-    const auto deadline = start + std::chrono::milliseconds(*parse_duration_ms(o.timeout));
-    while (!agreed_leader(spec, collect_views(dir, spec))) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        std::cerr << "raftlab: no leader elected within " << o.timeout << "\n";
-        code = kExitTimeout;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPollIntervalMs));
-    }
-    if (code == kExitOk) {
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
-      std::cerr << "raftlab: leader elected " << ms << " ms after the nodes answered\n";
-    }
-  }
+  const int code = o.no_wait ? kExitOk : wait_for_leader(dir, spec, o.timeout);
   print_status(spec, collect_views(dir, spec, true), o.json);
   return code;
 }
@@ -202,9 +205,9 @@ int run_up(const UpOptions& o) {
 
 void setup_up(CLI::App& app) {
   auto o = std::make_shared<UpOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "up", "Create the cluster (or start a stopped one on its data) and wait for a leader");
-  add_dir_option(cmd, o->dir);
+  CLI::App* cmd = add_verb(
+      app, "up", "Create the cluster (or start a stopped one on its data) and wait for a leader",
+      o->dir);
   CLI::Option* n = cmd->add_option("-n,--nodes", o->nodes, "Number of nodes (default 3)")
                        ->check(CLI::Range(1u, kNodesMax));
   CLI::Option* bp = cmd->add_option("--base-port", o->base_port,

@@ -2,11 +2,7 @@
 // polls the nodes' admin status until the condition holds (exit 0, prints it) or the bound
 // passes (exit 3, says what was seen last).
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <chrono>
@@ -14,7 +10,14 @@
 #include <memory>
 #include <thread>
 
-#include "cmd/lab/lab.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/process.h"
+#include "cmd/lab/selectors.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
@@ -60,77 +63,79 @@ std::string seen_text(const std::vector<NodeView>& views) {
   return out;
 }
 
-// `selected`: the nodes named by --nodes, or nullopt for the majority (and default) mode.
-Outcome check(const WaitOptions& o, const ClusterSpec& spec, const std::vector<NodeView>& views,
-              const std::optional<std::vector<NodeId>>& selected) {
+// The leader the considered nodes agree on: with --nodes, every selected node names the same
+// answering leader in its term; else the one a majority of the voters agrees on.
+Outcome check_leader(const ClusterSpec& spec, const std::vector<NodeView>& views,
+                     const std::vector<const NodeView*>& considered, bool selected) {
   Outcome out;
-  const size_t majority = spec.voters.size() / 2 + 1;
-  // The nodes a condition looks at: the selected ones, else every running node.
-  std::vector<const NodeView*> considered;
-  for (const NodeView& v : views) {
-    const bool in = selected ? std::count(selected->begin(), selected->end(), v.id) > 0
-                             : v.process == ProcessState::kRunning;
-    if (in) considered.push_back(&v);
-  }
-  if (o.condition == "leader") {
-    uint64_t term = 0;
-    NodeId leader;
-    if (!selected) {
-      leader = agreed_leader(spec, views, &term);
-    } else if (!considered.empty()) {
-      const NodeView& first = *considered.front();
-      const uint64_t l = first.role == "leader" ? first.id.get() : first.leader;
-      const NodeView* lv = find(views, l);
-      bool agree = l != 0 && lv != nullptr && lv->answered && lv->role == "leader";
-      for (const NodeView* v : considered) {
-        const uint64_t says = v->role == "leader" ? v->id.get() : v->leader;
-        agree = agree && v->answered && says == l && v->term == lv->term;
-      }
-      if (agree) {
-        leader = NodeId(l);
-        term = lv->term;
-      }
-    }
-    out.holds = static_cast<bool>(leader);
-    out.doc = {{"leader", leader.get()}, {"term", term}};
-    out.text = "leader " + std::to_string(leader.get()) + " (term " + std::to_string(term) + ")";
-    return out;
-  }
-  std::vector<NodeId> ids;
-  for (const NodeView* v : considered) ids.push_back(v->id);
-  if (o.condition == "no-leader") {
-    out.holds = std::none_of(considered.begin(), considered.end(),
-                             [](const NodeView* v) { return v->answered && v->role == "leader"; });
-    out.doc = {{"nodes", ids_json(ids)}, {"leader", nullptr}};
-    out.text = "no leader on nodes " + ids_text(ids);
-    return out;
-  }
-  if (o.condition == "converged") {
-    bool same = !considered.empty() && considered.size() >= majority;
-    const NodeView* f = considered.empty() ? nullptr : considered.front();
+  uint64_t term = 0;
+  NodeId leader;
+  if (!selected) {
+    leader = agreed_leader(spec, views, &term);
+  } else if (!considered.empty()) {
+    const NodeView& first = *considered.front();
+    const uint64_t l = first.role == "leader" ? first.id.get() : first.leader;
+    const NodeView* lv = find(views, l);
+    bool agree = l != 0 && lv != nullptr && lv->answered && lv->role == "leader";
     for (const NodeView* v : considered) {
-      same = same && v->answered && f->answered && v->leader != 0 && v->term == f->term &&
-             v->leader == f->leader && v->commit == f->commit && v->applied == v->commit &&
-             v->last_index == f->last_index && v->commit == v->last_index;
+      const uint64_t says = v->role == "leader" ? v->id.get() : v->leader;
+      agree = agree && v->answered && says == l && v->term == lv->term;
     }
-    out.holds = same;
-    if (same) {
-      out.doc = {{"nodes", ids_json(ids)},
-                 {"leader", f->leader},
-                 {"term", f->term},
-                 {"commit", f->commit},
-                 {"last_index", f->last_index}};
-      out.text = "converged: nodes " + ids_text(ids) + " at commit " + std::to_string(f->commit) +
-                 ", term " + std::to_string(f->term) + ", leader " + std::to_string(f->leader);
-    } else {
-      out.text = "not converged";
+    if (agree) {
+      leader = NodeId(l);
+      term = lv->term;
     }
-    return out;
   }
-  // commit INDEX
+  out.holds = static_cast<bool>(leader);
+  out.doc = {{"leader", leader.get()}, {"term", term}};
+  out.text = "leader " + std::to_string(leader.get()) + " (term " + std::to_string(term) + ")";
+  return out;
+}
+
+Outcome check_no_leader(const std::vector<const NodeView*>& considered,
+                        const std::vector<NodeId>& ids) {
+  Outcome out;
+  out.holds = std::none_of(considered.begin(), considered.end(),
+                           [](const NodeView* v) { return v->answered && v->role == "leader"; });
+  out.doc = {{"nodes", ids_json(ids)}, {"leader", nullptr}};
+  out.text = "no leader on nodes " + ids_text(ids);
+  return out;
+}
+
+// At least a majority considered, all answering with the same leader, term, commit and last
+// index, each having applied everything it committed.
+Outcome check_converged(size_t majority, const std::vector<const NodeView*>& considered,
+                        const std::vector<NodeId>& ids) {
+  Outcome out;
+  bool same = !considered.empty() && considered.size() >= majority;
+  const NodeView* f = considered.empty() ? nullptr : considered.front();
+  for (const NodeView* v : considered) {
+    same = same && v->answered && f->answered && v->leader != 0 && v->term == f->term &&
+           v->leader == f->leader && v->commit == f->commit && v->applied == v->commit &&
+           v->last_index == f->last_index && v->commit == v->last_index;
+  }
+  out.holds = same;
+  if (same) {
+    out.doc = {{"nodes", ids_json(ids)},
+               {"leader", f->leader},
+               {"term", f->term},
+               {"commit", f->commit},
+               {"last_index", f->last_index}};
+    out.text = "converged: nodes " + ids_text(ids) + " at commit " + std::to_string(f->commit) +
+               ", term " + std::to_string(f->term) + ", leader " + std::to_string(f->leader);
+  } else {
+    out.text = "not converged";
+  }
+  return out;
+}
+
+// `index` committed on every selected node, else on a majority of the voters.
+Outcome check_commit(const ClusterSpec& spec, const std::vector<NodeView>& views, uint64_t index,
+                     const std::optional<std::vector<NodeId>>& selected) {
+  Outcome out;
   std::vector<NodeId> reached;
   for (const NodeView& v : views) {
-    if (v.answered && v.commit >= *o.index) reached.push_back(v.id);
+    if (v.answered && v.commit >= index) reached.push_back(v.id);
   }
   if (selected) {
     out.holds =
@@ -142,11 +147,30 @@ Outcome check(const WaitOptions& o, const ClusterSpec& spec, const std::vector<N
     for (NodeId id : reached) {
       voters += std::count(spec.voters.begin(), spec.voters.end(), id);
     }
-    out.holds = voters >= majority;
+    out.holds = voters >= spec.voters.size() / 2 + 1;
   }
-  out.doc = {{"nodes", ids_json(reached)}, {"commit", *o.index}};
-  out.text = "commit " + std::to_string(*o.index) + " reached on nodes " + ids_text(reached);
+  out.doc = {{"nodes", ids_json(reached)}, {"commit", index}};
+  out.text = "commit " + std::to_string(index) + " reached on nodes " + ids_text(reached);
   return out;
+}
+
+// `selected`: the nodes named by --nodes, or nullopt for the majority (and default) mode.
+Outcome check(const WaitOptions& o, const ClusterSpec& spec, const std::vector<NodeView>& views,
+              const std::optional<std::vector<NodeId>>& selected) {
+  // The nodes a condition looks at: the selected ones, else every running node.
+  std::vector<const NodeView*> considered;
+  for (const NodeView& v : views) {
+    const bool in = selected ? std::count(selected->begin(), selected->end(), v.id) > 0
+                             : v.process == ProcessState::kRunning;
+    if (in) considered.push_back(&v);
+  }
+  if (o.condition == "leader") return check_leader(spec, views, considered, selected.has_value());
+  std::vector<NodeId> ids;
+  for (const NodeView* v : considered) ids.push_back(v->id);
+  if (o.condition == "no-leader") return check_no_leader(considered, ids);
+  if (o.condition == "converged")
+    return check_converged(spec.voters.size() / 2 + 1, considered, ids);
+  return check_commit(spec, views, *o.index, selected);
 }
 
 int run_wait(const WaitOptions& o) {
@@ -182,8 +206,8 @@ int run_wait(const WaitOptions& o) {
 
 void setup_wait(CLI::App& app) {
   auto o = std::make_shared<WaitOptions>();
-  CLI::App* cmd = app.add_subcommand("wait", "Block until a condition holds (exit 3 on timeout)");
-  add_dir_option(cmd, o->dir);
+  CLI::App* cmd =
+      add_verb(app, "wait", "Block until a condition holds (exit 3 on timeout)", o->dir);
   cmd->add_option("CONDITION", o->condition, "leader, no-leader, converged or commit")
       ->required()
       ->check(CLI::IsMember({"leader", "no-leader", "converged", "commit"}));
@@ -194,7 +218,7 @@ void setup_wait(CLI::App& app) {
       ->check(selector_validator() | CLI::IsMember({"majority"}));
   cmd->add_option("--timeout", o->timeout, "Bound (default 10s)")
       ->check(positive_duration_validator());
-  cmd->add_flag("--json", o->json, "Print one JSON document");
+  add_json_flag(cmd, o->json);
   cmd->callback([o] {
     if ((o->condition == "commit") != o->index.has_value()) {
       throw CLI::ValidationError(

@@ -154,6 +154,47 @@ Decoded decode_hello(Reader& r) {
   return d;
 }
 
+// A raft message's entries array (wire.h). `error` is the message's Reader's: the first error
+// found, wherever it is, stops the decoding.
+void decode_entries(Reader& r, std::vector<Entry>& out, std::string& error) {
+  if (std::optional<Reader> entries = r.array(kEntriesPerMessageMax)) {
+    out.reserve(entries->size());
+    for (size_t i = 0; i < entries->size() && r.ok(); ++i) {
+      std::optional<Reader> e = entries->array(kEntryFields);
+      if (!e) break;
+      if (e->size() != kEntryFields) {
+        error = "entry: wrong number of fields";
+        break;
+      }
+      Entry entry;
+      entry.term = Term(e->u64());
+      entry.index = Index(e->u64());
+      const uint64_t type = e->u64();
+      if (type < 1 || type > 3) {
+        error = "entry: unknown type";
+        break;
+      }
+      entry.type = static_cast<EntryType>(type);
+      entry.data = Payload(e->bytes());
+      out.push_back(std::move(entry));
+    }
+  }
+}
+
+// A raft message's snapshot metadata array (wire.h); errors as for decode_entries.
+void decode_snapshot_meta(Reader& r, SnapshotMeta& out, std::string& error) {
+  if (std::optional<Reader> s = r.array(kSnapshotFields)) {
+    if (s->size() != kSnapshotFields) {
+      error = "snapshot: wrong number of fields";
+    } else {
+      out.index = Index(s->u64());
+      out.term = Term(s->u64());
+      out.membership.voters = s->ids(kMembersMax);
+      out.membership.learners = s->ids(kMembersMax);
+    }
+  }
+}
+
 Decoded decode_raft(Reader& r, uint64_t tag, std::string& error) {
   Decoded d;
   if (tag < 1 || tag > static_cast<uint64_t>(kMessageTypeCount)) {
@@ -173,28 +214,7 @@ Decoded decode_raft(Reader& r, uint64_t tag, std::string& error) {
   m.term = Term(r.u64());
   m.prev_log_index = Index(r.u64());
   m.prev_log_term = Term(r.u64());
-  if (std::optional<Reader> entries = r.array(kEntriesPerMessageMax)) {
-    m.entries.reserve(entries->size());
-    for (size_t i = 0; i < entries->size() && r.ok(); ++i) {
-      std::optional<Reader> e = entries->array(kEntryFields);
-      if (!e) break;
-      if (e->size() != kEntryFields) {
-        error = "entry: wrong number of fields";
-        break;
-      }
-      Entry entry;
-      entry.term = Term(e->u64());
-      entry.index = Index(e->u64());
-      const uint64_t type = e->u64();
-      if (type < 1 || type > 3) {
-        error = "entry: unknown type";
-        break;
-      }
-      entry.type = static_cast<EntryType>(type);
-      entry.data = Payload(e->bytes());
-      m.entries.push_back(std::move(entry));
-    }
-  }
+  decode_entries(r, m.entries, error);
   m.commit = Index(r.u64());
   m.last_log_index = Index(r.u64());
   m.last_log_term = Term(r.u64());
@@ -204,16 +224,7 @@ Decoded decode_raft(Reader& r, uint64_t tag, std::string& error) {
   m.conflict_index = Index(r.u64());
   m.rejected_index = Index(r.u64());
   m.last_index = Index(r.u64());
-  if (std::optional<Reader> s = r.array(kSnapshotFields)) {
-    if (s->size() != kSnapshotFields) {
-      error = "snapshot: wrong number of fields";
-    } else {
-      m.snapshot.index = Index(s->u64());
-      m.snapshot.term = Term(s->u64());
-      m.snapshot.membership.voters = s->ids(kMembersMax);
-      m.snapshot.membership.learners = s->ids(kMembersMax);
-    }
-  }
+  decode_snapshot_meta(r, m.snapshot, error);
   m.offset = r.u64();
   m.chunk = Payload(r.bytes());
   m.done = r.boolean();

@@ -21,11 +21,14 @@ struct UnsafeSwitches {
   bool read_without_heartbeat = false;            // ReadIndex without confirming leadership
   bool config_on_commit = false;                  // membership takes effect on commit (§4.1)
   bool concurrent_config_changes = false;         // allow a second change while one is pending
+  // The host pipeline's (node/pipeline.h), not the core's: send messages_after_persist at
+  // once, before the sync that makes what they report durable.
+  bool release_before_persist = false;
 
   bool any() const {
     return commit_previous_term_by_counting || vote_without_log_check || vote_before_persist ||
            apply_twice || skip_consistency_check || read_without_heartbeat || config_on_commit ||
-           concurrent_config_changes;
+           concurrent_config_changes || release_before_persist;
   }
 };
 
@@ -39,6 +42,7 @@ inline bool set_unsafe_switch(UnsafeSwitches& s, std::string_view name) {
                 : name == "read_without_heartbeat"         ? &s.read_without_heartbeat
                 : name == "config_on_commit"               ? &s.config_on_commit
                 : name == "concurrent_config_changes"      ? &s.concurrent_config_changes
+                : name == "release_before_persist"         ? &s.release_before_persist
                                                            : nullptr;
   if (field == nullptr) return false;
   *field = true;

@@ -9,14 +9,17 @@
 
 #include "cmd/checker/history.h"
 #include "cmd/checker/linearize.h"
+#include "cmd/cluster/exit_codes.h"
 
 namespace raftlab::check {
 
-constexpr int kExitLinearizable = 0;
-constexpr int kExitNotLinearizable = 1;
-constexpr int kExitMalformed = 2;
-constexpr int kExitUnknown = 3;
-constexpr int kExitFile = 4;
+// The verdicts' names for the CLI's exit codes (cmd/cluster/exit_codes.h, header-only, so the
+// checker library still depends on nothing of node/ or net/).
+constexpr int kExitLinearizable = lab::kExitOk;
+constexpr int kExitNotLinearizable = lab::kExitFailed;
+constexpr int kExitMalformed = lab::kExitUsage;
+constexpr int kExitUnknown = lab::kExitTimeout;
+constexpr int kExitFile = lab::kExitEnvironment;
 
 struct CheckFileOptions {
   std::string history_path;

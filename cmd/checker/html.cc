@@ -3,50 +3,44 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cinttypes>
-#include <cmath>
-#include <cstdio>
+#include <cstdint>
 #include <map>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cmd/checker/report.h"
+#include "cmd/checker/timeline_view.h"
 
 namespace raftlab::check {
 
 namespace {
 
-constexpr double kLabelWidthPx = 120;   // the process label column at the left of each row
-constexpr double kRightMarginPx = 240;  // room for the labels of the last events
-constexpr double kAxisHeightPx = 46;    // the time axis and nemesis labels at the top
-constexpr double kRowHeightPx = 18;
-constexpr double kBarHeightPx = 13;
-constexpr double kGroupHeaderPx = 24;
-constexpr double kWidthMinPx = 1000;
-constexpr double kWidthMaxPx = 60000;  // browsers draw wider SVGs, but slowly
-constexpr double kMedianBarPx = 28;    // the scale aims at this width for a median operation
-constexpr double kCharPx = 6.6;        // average label glyph width at 11px
-constexpr double kLabelMinPx = 24;     // bars narrower than this get no label
-constexpr size_t kValueShownBytes = 60;
+constexpr size_t kValueShownBytes = 60;  // values in the violation table
+constexpr size_t kBarLabelChars = 40;    // a bar's label, before the page cuts it to fit
+constexpr size_t kBandTextChars = 60;    // a fault band's text
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
-  return buf;
-}
+// Codes of the page's data (html.h): outcome and mark of each operation.
+constexpr int kDrawOk = 0;
+constexpr int kDrawFail = 1;
+constexpr int kDrawUnknown = 2;  // info or pending: drawn open-ended, dashed
+constexpr int kMarkNone = 0;
+constexpr int kMarkBefore = 1;
+constexpr int kMarkWindow = 2;
+constexpr int kMarkStuck = 3;
 
-const char* outcome_class(Outcome o) {
+int draw_outcome(Outcome o) {
   switch (o) {
     case Outcome::kOk:
-      return "ok";
+      return kDrawOk;
     case Outcome::kFail:
-      return "fail";
+      return kDrawFail;
     case Outcome::kInfo:
     case Outcome::kPending:
-      return "info";
+      return kDrawUnknown;
   }
-  return "info";
+  return kDrawUnknown;
 }
 
 // A short label for a bar: "put 3", "get→3", "cas 1→2".
@@ -171,277 +165,245 @@ std::string html_escape(std::string_view text) {
   return out;
 }
 
-std::string render_html(const History& h, const CheckResult& r) {
-  const int64_t t0 = h.first_time;
-  const int64_t t1 = std::max(h.last_time, t0 + 1);
+namespace {
 
-  // Scale: a median operation about kMedianBarPx wide, within the width bounds.
-  std::vector<int64_t> durations;
-  durations.reserve(h.ops.size());
-  for (const Operation& op : h.ops) {
-    if (op.return_time != kNoTime)
-      durations.push_back(std::max<int64_t>(1, op.return_time - op.call_time));
-  }
-  double median = static_cast<double>(t1 - t0) / 50;
-  if (!durations.empty()) {
-    std::nth_element(durations.begin(),
-                     durations.begin() + static_cast<std::ptrdiff_t>(durations.size() / 2),
-                     durations.end());
-    median = static_cast<double>(durations[durations.size() / 2]);
-  }
-  const double span = static_cast<double>(t1 - t0);
-  const double plot = std::clamp(span / median * kMedianBarPx, kWidthMinPx, kWidthMaxPx);
-  const double scale = plot / span;
-  const double width = kLabelWidthPx + plot + kRightMarginPx;
-  auto x_of = [&](int64_t t) { return kLabelWidthPx + static_cast<double>(t - t0) * scale; };
+// The order keys are drawn in (the violating key first) and each key's process rows.
+struct Layout {
+  std::vector<uint32_t> order;               // key indices, in drawing order
+  std::vector<uint32_t> slot;                // key index -> position in `order`
+  std::vector<std::vector<uint64_t>> procs;  // per position: processes in order of first invoke
+  std::vector<uint32_t> row;                 // per op: its row within its key
+  std::vector<size_t> ops;                   // per position: operations of that key
+};
 
-  // The violation's ops, and the key shown first.
-  std::unordered_set<size_t> window;
-  std::unordered_set<size_t> before;
-  size_t stuck = SIZE_MAX;
-  int64_t bad_key = -1;
-  for (const KeyResult& k : r.keys) {
-    if (k.violation) {
-      for (const size_t i : k.violation->window) window.insert(i);
-      for (const size_t i : k.violation->before) before.insert(i);
-      stuck = k.violation->stuck;
-      bad_key = k.key;
-      break;
-    }
-  }
-  std::vector<uint32_t> key_order;
-  if (bad_key >= 0) key_order.push_back(static_cast<uint32_t>(bad_key));
+Layout make_layout(const History& h, const Violation* v) {
+  Layout l;
+  if (v) l.order.push_back(v->key);
   for (uint32_t k = 0; k < h.keys.size(); ++k) {
-    if (static_cast<int64_t>(k) != bad_key) key_order.push_back(k);
+    if (!v || k != v->key) l.order.push_back(k);
   }
-  std::vector<std::vector<size_t>> ops_by_key(h.keys.size());
-  for (size_t i = 0; i < h.ops.size(); ++i) ops_by_key[h.ops[i].key].push_back(i);
-  std::unordered_map<uint32_t, const KeyResult*> key_result;
-  for (const KeyResult& k : r.keys) key_result[k.key] = &k;
+  l.slot.assign(h.keys.size(), 0);
+  for (uint32_t s = 0; s < l.order.size(); ++s) l.slot[l.order[s]] = s;
+  l.procs.resize(l.order.size());
+  l.ops.assign(l.order.size(), 0);
+  l.row.assign(h.ops.size(), 0);
+  std::vector<std::unordered_map<uint64_t, uint32_t>> rows(l.order.size());
+  for (size_t i = 0; i < h.ops.size(); ++i) {
+    const uint32_t s = l.slot[h.ops[i].key];
+    const auto [it, added] =
+        rows[s].try_emplace(h.ops[i].process, static_cast<uint32_t>(l.procs[s].size()));
+    if (added) l.procs[s].push_back(h.ops[i].process);
+    l.row[i] = it->second;
+    ++l.ops[s];
+  }
+  return l;
+}
 
-  std::string out;
-  out.reserve(4096 + h.ops.size() * 320);
-  out += R"(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>raftlab check: )";
-  out += to_string(r.verdict);
-  out += R"(</title>
-<style>
-body{font:13px/1.4 system-ui,sans-serif;margin:12px;color:#222}
-h1{font-size:18px;margin:0 0 6px} .v-linearizable{color:#17803d} .v-not_linearizable{color:#c0262d}
-.v-unknown{color:#b86e00} pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:260px}
-table.win{border-collapse:collapse;margin:6px 0} table.win td,table.win th{border:1px solid #ccc;
-padding:2px 6px;font-family:ui-monospace,monospace;font-size:12px;text-align:left}
-tr.stuck td{background:#fde2e2;font-weight:bold} tr.before td{color:#666}
-#scroll{overflow-x:auto;border:1px solid #ddd;position:relative}
-svg text{font:11px ui-monospace,monospace;pointer-events:none}
-rect.ok{fill:#bfe8c8;stroke:#3c9a54} rect.fail{fill:#e3e3e3;stroke:#999}
-rect.info{fill:#ffe2b3;stroke:#e08a00;stroke-dasharray:4 3}
-rect.before{stroke:#555;stroke-width:2}
-rect.win{stroke:#d00;stroke-width:2.5} rect.stuck{fill:#ff9d9d;stroke:#d00;stroke-width:3}
-.lab rect{fill:#fff;stroke:none} .lab text{fill:#333} .hdr{font-weight:bold;fill:#000}
-.band-net{fill:#4d7cff;opacity:.10} .band-pause{fill:#9b4dff;opacity:.10}
-.band-kill{fill:#ff4d4d;opacity:.10} .nem{pointer-events:none}
-.nem line{stroke:#8a8a8a;stroke-dasharray:2 2}
-.nem text{fill:#555} .tick line{stroke:#eee} .tick text{fill:#888}
-</style></head><body>
-)";
-  out += "<h1>raftlab check: <span class=\"v-";
-  out += to_string(r.verdict);
-  out += "\">";
-  out += to_string(r.verdict);
-  out += "</span></h1>\n";
-
-  // The violation window, listed first.
-  for (const KeyResult& k : r.keys) {
-    if (!k.violation) continue;
-    const Violation& v = *k.violation;
-    out += "<p>Key <b>" + html_escape(show_value(h.keys[v.key], kValueShownBytes)) + "</b>: " +
-           (v.verified
-                ? "no order of the " + std::to_string(v.window.size()) + " operations below works"
-                : std::string("the search stopped at the operations below (not "
-                              "checked on their own: out of time)")) +
-           ", starting from register <b>" +
-           html_escape(v.state ? show_value(*v.state, kValueShownBytes) : "absent") +
-           "</b> (left by one valid order of the operations before them; the last ones shown "
-           "in grey).</p>\n";
-    out +=
-        "<table class=\"win\"><tr><th></th><th>process</th><th>operation</th><th>call</th>"
-        "<th>return</th><th>lines</th></tr>\n";
-    auto row = [&](size_t i, const char* cls, const char* mark) {
-      const Operation& op = h.ops[i];
-      out += std::string("<tr class=\"") + cls + "\"><td>" + mark + "</td><td>p" +
-             std::to_string(op.process) + "</td><td>";
-      std::string what = std::string(to_string(op.f));
-      if (op.f == Fn::kGet) {
-        what += op.outcome == Outcome::kOk
-                    ? " → " + (op.value ? show_value(*op.value, kValueShownBytes) : "null")
-                    : "";
-      } else if (op.f == Fn::kCas) {
-        what += " " + (op.expected ? show_value(*op.expected, kValueShownBytes) : "absent") +
-                " → " + show_value(op.value.value_or(""), kValueShownBytes);
-      } else if (op.value) {
-        what += " " + show_value(*op.value, kValueShownBytes);
-      }
-      if (op.outcome != Outcome::kOk) what += std::string(" (") + to_string(op.outcome) + ")";
-      out += html_escape(what) + "</td><td>+" + show_duration(op.call_time - t0) + "</td><td>" +
-             (op.return_time == kNoTime ? "never" : "+" + show_duration(op.return_time - t0)) +
-             "</td><td>" + std::to_string(op.call_line) +
-             (op.return_line ? "-" + std::to_string(op.return_line) : "") + "</td></tr>\n";
-    };
-    for (const size_t i : v.before) row(i, "before", "before");
-    for (const size_t i : v.window) {
-      row(i, i == v.stuck ? "stuck" : "", i == v.stuck ? "stuck" : "");
+nlohmann::json keys_json(const History& h, const CheckResult& r, const Layout& l) {
+  nlohmann::json keys = nlohmann::json::array();
+  for (uint32_t s = 0; s < l.order.size(); ++s) {
+    const uint32_t k = l.order[s];
+    std::string verdict = k < r.keys.size() ? to_string(r.keys[k].verdict) : "unchecked";
+    if (k < r.keys.size() && !r.keys[k].unknown_reason.empty()) {
+      verdict += " (" + r.keys[k].unknown_reason + ")";
     }
-    // Who wrote the value the stuck operation needed.
-    for (const size_t i : v.writers) row(i, "before", "wrote it");
-    out += "</table>\n<p>The stuck operation could not take effect with the register at <b>" +
-           html_escape(v.stuck_state ? show_value(*v.stuck_state, kValueShownBytes) : "absent") +
-           "</b>.</p>\n";
-    break;
+    nlohmann::json procs = nlohmann::json::array();
+    for (const uint64_t p : l.procs[s]) procs.push_back("p" + std::to_string(p));
+    keys.push_back({{"name", show_value(h.keys[k], kValueShownBytes)},
+                    {"ops", l.ops[s]},
+                    {"verdict", verdict},
+                    {"procs", std::move(procs)}});
   }
+  return keys;
+}
+
+// Operations as columns (k: key position, r: row, s/e: start and end in ns from the first
+// line, o: outcome code, m: mark, l: label, tip: the whole operation), which keeps the file
+// about a third the size of one object per operation.
+nlohmann::json ops_json(const History& h, const Layout& l, const Violation* v) {
+  std::vector<int> mark(h.ops.size(), kMarkNone);
+  if (v) {
+    for (const size_t i : v->before) mark[i] = kMarkBefore;
+    for (const size_t i : v->writers) mark[i] = kMarkBefore;
+    for (const size_t i : v->window) mark[i] = i == v->stuck ? kMarkStuck : kMarkWindow;
+  }
+  const int64_t t0 = h.first_time;
+  const int64_t end = std::max(h.last_time, t0 + 1) - t0;
+  nlohmann::json k, row, s, e, o, m, label, tip;
+  for (size_t i = 0; i < h.ops.size(); ++i) {
+    const Operation& op = h.ops[i];
+    k.push_back(l.slot[op.key]);
+    row.push_back(l.row[i]);
+    s.push_back(op.call_time - t0);
+    e.push_back(op.unknown() ? end : op.return_time - t0);
+    o.push_back(draw_outcome(op.outcome));
+    m.push_back(mark[i]);
+    label.push_back(cut_label(bar_label(op), kBarLabelChars));
+    tip.push_back(show_op(h, i));
+  }
+  return {{"k", k}, {"r", row}, {"s", s}, {"e", e}, {"o", o}, {"m", m}, {"l", label}, {"tip", tip}};
+}
+
+// Fault bands (nemesis_bands) and every nemesis event as a mark.
+void add_nemesis(const History& h, nlohmann::json& data) {
+  const int64_t t0 = h.first_time;
+  nlohmann::json bands = nlohmann::json::array();
+  for (const Band& b : nemesis_bands(h)) {
+    bands.push_back({{"from", b.from - t0},
+                     {"to", b.to - t0},
+                     {"family", b.family},
+                     {"text", cut_label(b.text, kBandTextChars)}});
+  }
+  nlohmann::json marks = nlohmann::json::array();
+  for (const NemesisEvent& n : h.nemesis) {
+    const std::string text = n.f + (n.value.empty() ? "" : " " + n.value);
+    marks.push_back({{"t", n.time - t0}, {"text", cut_label(text, kBandTextChars)}});
+  }
+  data["bands"] = std::move(bands);
+  data["marks"] = std::move(marks);
+}
+
+// The violation: its key's position, the window's ops, and the time range a click zooms to:
+// the window with the ops before it and the writers of the value it needed, as the table.
+nlohmann::json violation_json(const History& h, const Violation* v, const Layout& l) {
+  if (!v || v->window.empty()) return nullptr;
+  const int64_t t0 = h.first_time;
+  int64_t from = INT64_MAX;
+  int64_t to = INT64_MIN;
+  std::vector<size_t> shown = v->window;
+  shown.insert(shown.end(), v->before.begin(), v->before.end());
+  shown.insert(shown.end(), v->writers.begin(), v->writers.end());
+  for (const size_t i : shown) {
+    const Operation& op = h.ops[i];
+    from = std::min(from, op.call_time - t0);
+    to = std::max(to, (op.return_time == kNoTime ? op.call_time : op.return_time) - t0);
+  }
+  return {
+      {"key", l.slot[v->key]}, {"ops", v->window}, {"stuck", v->stuck}, {"from", from}, {"to", to}};
+}
+
+// The page's data as a <script> block: JSON with every '<' escaped, so that no value can
+// close the element; bytes that are not UTF-8 are replaced.
+std::string data_script(const History& h, const CheckResult& r) {
+  const Violation* v = first_violation(r);
+  const Layout l = make_layout(h, v);
+  nlohmann::json data;
+  data["verdict"] = to_string(r.verdict);
+  data["t1"] = std::max(h.last_time, h.first_time + 1) - h.first_time;
+  data["keys"] = keys_json(h, r, l);
+  data["ops"] = ops_json(h, l, v);
+  add_nemesis(h, data);
+  data["violation"] = violation_json(h, v, l);
+  const std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out = "<script type=\"application/json\" id=\"raftlab-data\">";
+  out.reserve(json.size() + 64);
+  for (const char c : json) {
+    if (c == '<') {
+      out += "\\u003c";
+    } else {
+      out += c;
+    }
+  }
+  return out + "</script>\n";
+}
+
+// One operation of the violation table: "get → "1" (info)".
+std::string table_op(const Operation& op) {
+  std::string what = to_string(op.f);
+  if (op.f == Fn::kGet) {
+    what += op.outcome == Outcome::kOk
+                ? " → " + (op.value ? show_value(*op.value, kValueShownBytes) : "null")
+                : "";
+  } else if (op.f == Fn::kCas) {
+    what += " " + (op.expected ? show_value(*op.expected, kValueShownBytes) : "absent") + " → " +
+            show_value(op.value.value_or(""), kValueShownBytes);
+  } else if (op.value) {
+    what += " " + show_value(*op.value, kValueShownBytes);
+  }
+  if (op.outcome != Outcome::kOk) what += std::string(" (") + to_string(op.outcome) + ")";
+  return what;
+}
+
+void append_table_row(std::string& out, const History& h, size_t i, const char* cls,
+                      const char* mark) {
+  const Operation& op = h.ops[i];
+  const int64_t t0 = h.first_time;
+  out += std::string("<tr class=\"") + cls + "\"><td>" + mark + "</td><td>p" +
+         std::to_string(op.process) + "</td><td>" + html_escape(table_op(op)) + "</td><td>+" +
+         show_duration(op.call_time - t0) + "</td><td>" +
+         (op.return_time == kNoTime ? "never" : "+" + show_duration(op.return_time - t0)) +
+         "</td><td>" + std::to_string(op.call_line) +
+         (op.return_line ? "-" + std::to_string(op.return_line) : "") + "</td></tr>\n";
+}
+
+// The violation in words and as a table: the ops before, the window, who wrote the value.
+void append_violation(std::string& out, const History& h, const Violation& v) {
+  out +=
+      "<p>Key <b>" + html_escape(show_value(h.keys[v.key], kValueShownBytes)) + "</b>: " +
+      (v.verified ? "no order of the " + std::to_string(v.window.size()) + " operations below works"
+                  : std::string("the search stopped at the operations below (not "
+                                "checked on their own: out of time)")) +
+      ", starting from register <b>" +
+      html_escape(v.state ? show_value(*v.state, kValueShownBytes) : "absent") +
+      "</b> (left by one valid order of the operations before them; the last ones shown "
+      "in grey).</p>\n";
+  out +=
+      "<table class=\"win\"><tr><th></th><th>process</th><th>operation</th><th>call</th>"
+      "<th>return</th><th>lines</th></tr>\n";
+  for (const size_t i : v.before) append_table_row(out, h, i, "before", "before");
+  for (const size_t i : v.window) {
+    append_table_row(out, h, i, i == v.stuck ? "stuck" : "", i == v.stuck ? "stuck" : "");
+  }
+  for (const size_t i : v.writers) append_table_row(out, h, i, "before", "wrote it");
+  out += "</table>\n<p>The stuck operation could not take effect with the register at <b>" +
+         html_escape(v.stuck_state ? show_value(*v.stuck_state, kValueShownBytes) : "absent") +
+         "</b>.</p>\n";
+}
+
+// The run in one line: what the overview below shows.
+std::string summary(const History& h) {
+  return "<p class=\"sum\">" + std::to_string(h.ops.size()) + " operations on " +
+         std::to_string(h.keys.size()) + " keys by " + std::to_string(h.processes) +
+         " processes over " + show_duration(std::max<int64_t>(0, h.last_time - h.first_time)) +
+         "; " + std::to_string(h.nemesis.size()) + " nemesis events.</p>\n";
+}
+
+constexpr const char* kControls = R"(<h2>Overview of the whole run</h2>
+<p class="hint">One row per key (darker: more operations), fault bands across, the violation in
+red. Drag across the overview to zoom to a range; click a fault or the red marker to jump to
+it. Below: wheel to zoom, drag to pan, shift+wheel to scroll the keys, hover a bar for details.
+</p>
+<div id="controls"><button id="zoom-in" title="zoom in">zoom in +</button>
+<button id="zoom-out" title="zoom out">zoom out −</button>
+<button id="zoom-all">whole run</button><button id="go-violation">show the violation</button>
+<span id="range"></span></div>
+<div id="faults"></div>
+<canvas id="overview"></canvas>
+<div id="legend"></div>
+<div id="mainBox"><canvas id="main"></canvas><div id="spacer"></div></div>
+<div id="tip"></div>
+<noscript><p>The timeline is drawn by JavaScript; the report above is complete without it.</p>
+</noscript>
+)";
+
+}  // namespace
+
+std::string render_html(const History& h, const CheckResult& r) {
+  const std::string verdict = to_string(r.verdict);
+  std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
+  out += "<title>raftlab check: " + verdict + "</title>\n<style>";
+  out += kTimelineViewCss;
+  out += "</style></head><body>\n<h1>raftlab check: <span class=\"v-" + verdict + "\">" + verdict +
+         "</span></h1>\n";
+  out += summary(h);
+  if (const Violation* v = first_violation(r)) append_violation(out, h, *v);
   out += "<details><summary>report</summary><pre>" + html_escape(report_text(h, r)) +
          "</pre></details>\n";
-
-  out += "<p><label>key: <select id=\"key\"><option value=\"all\">all keys</option>";
-  for (const uint32_t k : key_order) {
-    out += "<option value=\"" + std::to_string(k) + "\"" +
-           (static_cast<int64_t>(k) == bad_key ? " selected" : "") + ">" +
-           html_escape(show_value(h.keys[k], kValueShownBytes)) + "</option>";
-  }
-  out +=
-      "</select></label> &nbsp; bars: green ok, grey fail, orange dashed info/pending "
-      "(open-ended); red outline: the violation window. Hover a bar for details.</p>\n";
-
-  // Rows: one per process of each key, in order of first invoke. The layout is drawn for
-  // "all keys" (so the file reads right without scripts); the script redoes it on a filter.
-  std::vector<std::vector<uint64_t>> procs_by_key(h.keys.size());
-  double total = kAxisHeightPx;
-  for (const uint32_t k : key_order) {
-    std::unordered_set<uint64_t> seen;
-    for (const size_t i : ops_by_key[k]) {
-      if (seen.insert(h.ops[i].process).second) procs_by_key[k].push_back(h.ops[i].process);
-    }
-    total += kGroupHeaderPx + static_cast<double>(procs_by_key[k].size()) * kRowHeightPx + 6;
-  }
-  const std::string full = fmt(total);
-  out += "<div id=\"scroll\"><svg id=\"main\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-         fmt(width) + "\" height=\"" + full + "\">\n";
-
-  // Time axis.
-  {
-    const double target = 150 / scale;  // ns per tick, roughly
-    const double power = std::pow(10.0, std::floor(std::log10(std::max(target, 1.0))));
-    double step = power * 10;
-    for (const double m : {1.0, 2.0, 5.0}) {
-      if (power * m >= target) {
-        step = power * m;
-        break;
-      }
-    }
-    const auto step_ns = static_cast<int64_t>(std::max(step, 1.0));
-    out += "<g class=\"tick\">";
-    for (int64_t t = 0; t <= t1 - t0; t += step_ns) {
-      const double x = x_of(t0 + t);
-      out += "<line class=\"full\" x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"14\" y2=\"" +
-             full + "\"/><text x=\"" + fmt(x + 2) + "\" y=\"11\">+" +
-             html_escape(show_duration(t)) + "</text>";
-    }
-    out += "</g>\n";
-  }
-
-  // Nemesis fault periods: bands under the bars.
-  out += "<g class=\"bands\">";
-  for (const Band& b : nemesis_bands(h)) {
-    out += "<rect class=\"band band-" + b.family + "\" x=\"" + fmt(x_of(b.from)) + "\" y=\"" +
-           fmt(kAxisHeightPx) + "\" width=\"" + fmt(std::max(1.0, x_of(b.to) - x_of(b.from))) +
-           "\" height=\"" + fmt(total - kAxisHeightPx) + "\"><title>" + html_escape(b.text) +
-           "</title></rect>";
-  }
-  out += "</g>\n";
-
-  // Groups: one per key, one row per process.
-  double group_y = kAxisHeightPx;
-  for (const uint32_t k : key_order) {
-    const std::vector<size_t>& ops = ops_by_key[k];
-    const std::vector<uint64_t>& procs = procs_by_key[k];
-    std::unordered_map<uint64_t, size_t> row_of;
-    for (size_t row = 0; row < procs.size(); ++row) row_of[procs[row]] = row;
-    const double height = kGroupHeaderPx + static_cast<double>(procs.size()) * kRowHeightPx + 6;
-    out += "<g class=\"grp\" data-key=\"" + std::to_string(k) + "\" data-h=\"" + fmt(height) +
-           "\" transform=\"translate(0," + fmt(group_y) + ")\">\n";
-    group_y += height;
-    const auto it = key_result.find(k);
-    std::string header = "key " + show_value(h.keys[k], kValueShownBytes) + " — " +
-                         std::to_string(ops.size()) + " ops";
-    if (it != key_result.end()) {
-      header += ", " + std::string(to_string(it->second->verdict));
-      if (!it->second->unknown_reason.empty()) header += " (" + it->second->unknown_reason + ")";
-    }
-    out += "<line x1=\"0\" x2=\"" + fmt(width) + "\" y1=\"0.5\" y2=\"0.5\" stroke=\"#bbb\"/>";
-    for (const size_t i : ops) {
-      const Operation& op = h.ops[i];
-      const double y = kGroupHeaderPx + static_cast<double>(row_of[op.process]) * kRowHeightPx + 2;
-      const double x = x_of(op.call_time);
-      const int64_t end = op.unknown() ? t1 : op.return_time;
-      const double w = std::max(2.0, x_of(end) - x);
-      std::string cls = outcome_class(op.outcome);
-      if (before.count(i)) cls += " before";
-      if (window.count(i)) cls += i == stuck ? " stuck" : " win";
-      out += "<rect class=\"" + cls + "\" x=\"" + fmt(x) + "\" y=\"" + fmt(y) + "\" width=\"" +
-             fmt(w) + "\" height=\"" + fmt(kBarHeightPx) + "\"><title>" +
-             html_escape(show_op(h, i)) + "</title></rect>";
-      const double label_w = op.unknown() && op.return_time != kNoTime
-                                 ? std::max(x_of(op.return_time) - x, kLabelMinPx * 3)
-                                 : w;
-      if (label_w >= kLabelMinPx) {
-        const auto chars = static_cast<size_t>((label_w - 4) / kCharPx);
-        out += "<text x=\"" + fmt(x + 2) + "\" y=\"" + fmt(y + 10) + "\">" +
-               html_escape(cut_label(bar_label(op), chars)) + "</text>";
-      }
-      out += "\n";
-    }
-    // The label column, kept in view by the script when scrolling.
-    out += "<g class=\"lab\"><rect x=\"0\" y=\"1\" width=\"" + fmt(kLabelWidthPx - 4) +
-           "\" height=\"" + fmt(height - 1) + "\"/><text class=\"hdr\" x=\"4\" y=\"16\">" +
-           html_escape(header) + "</text>";
-    for (size_t p = 0; p < procs.size(); ++p) {
-      out += "<text x=\"8\" y=\"" +
-             fmt(kGroupHeaderPx + static_cast<double>(p) * kRowHeightPx + 12) + "\">p" +
-             std::to_string(procs[p]) + "</text>";
-    }
-    out += "</g></g>\n";
-  }
-
-  // Nemesis markers, on top (they let the pointer through to the bars).
-  out += "<g class=\"nem\">";
-  for (size_t e = 0; e < h.nemesis.size(); ++e) {
-    const NemesisEvent& n = h.nemesis[e];
-    const double x = x_of(n.time);
-    const std::string text = n.f + (n.value.empty() ? "" : " " + n.value);
-    out += "<line class=\"full\" x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" +
-           fmt(e % 2 ? 36 : 26) + "\" y2=\"" + full + "\"/><text x=\"" + fmt(x + 2) + "\" y=\"" +
-           fmt(e % 2 ? 40 : 28) + "\">" + html_escape(cut_label(text, 40)) + "</text>";
-  }
-  out += "</g>\n</svg></div>\n";
-
-  out += "<script>\n(function(){\nconst AXIS=" + fmt(kAxisHeightPx) + ";\n";
-  out += R"(const sel=document.getElementById('key'),svg=document.getElementById('main'),
-scroll=document.getElementById('scroll');
-const groups=[...svg.querySelectorAll('g.grp')],labs=[...svg.querySelectorAll('g.lab')];
-function layout(){let y=AXIS;for(const g of groups){const show=sel.value==='all'||
-g.dataset.key===sel.value;g.style.display=show?'':'none';if(show){g.setAttribute('transform',
-'translate(0,'+y+')');y+=+g.dataset.h;}}svg.setAttribute('height',y);
-for(const b of svg.querySelectorAll('rect.band'))b.setAttribute('height',Math.max(0,y-AXIS));
-for(const l of svg.querySelectorAll('line.full'))l.setAttribute('y2',y);}
-scroll.addEventListener('scroll',()=>{for(const l of labs)l.setAttribute('transform',
-'translate('+scroll.scrollLeft+',0)');});
-sel.addEventListener('change',layout);layout();
-const stuck=svg.querySelector('rect.stuck');if(stuck)scroll.scrollLeft=Math.max(0,
-+stuck.getAttribute('x')-300);
-})();
-</script>
-</body></html>
-)";
+  out += kControls;
+  out += data_script(h, r);
+  out += "<script>";
+  out += kTimelineViewJs;
+  out += "</script>\n</body></html>\n";
   return out;
 }
 

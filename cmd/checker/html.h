@@ -1,15 +1,21 @@
-// The HTML timeline of a checked history: one self-contained file (inline CSS, SVG and a few
-// lines of JavaScript, no external resources).
+// The HTML timeline of a checked history: one self-contained file (inline CSS and JavaScript,
+// no external resources), which opens on an overview of the whole run.
 //
-// Layout: one group per key (a select box shows one key or all; the violating key first),
-// one row per process within it, each operation a bar from its invoke to its completion,
-// colored by outcome (ok green, fail grey, info orange; info and pending operations are drawn
-// open-ended to the end of the history, dashed, since they may take effect at any time).
-// Labels (f and value) are drawn only where the bar is wide enough; every bar has a tooltip
-// with the whole operation. Nemesis events are vertical markers across all rows with their
-// text; a fault (partition, pause, kill, ...) is a shaded band from its event to the event
-// that ends it (heal, resume, start/restart). The violation window's operations are outlined
-// in red and listed at the top. All text is HTML-escaped.
+// The page: the verdict, the violation in words and as a table, the text report, then the
+// timeline drawn by timeline_view.h from one JSON document the C++ writes here (data, not
+// drawing: the page draws only the visible range, so a 20,000-operation history stays fluid):
+//   {"verdict": "...", "t1": span in ns (times are ns since the first line),
+//    "keys": [{"name", "ops", "verdict", "procs": ["p3", ...]}]   (violating key first),
+//    "ops": {"k": [key position], "r": [row in its key], "s": [call], "e": [return; the end of
+//            the run for info/pending], "o": [0 ok, 1 fail, 2 info/pending],
+//            "m": [0, 1 before the window or a writer, 2 in the window, 3 stuck], "l": [label],
+//            "tip": [..]},
+//    "bands": [{"from", "to", "family": "net|pause|kill", "text"}]   (fault periods),
+//    "marks": [{"t", "text"}]   (every nemesis event),
+//    "violation": null | {"key": position, "ops": [window], "stuck", "from", "to"}}
+//   (from..to spans the window, the ops before it and the writers: what a click frames)
+// A fault (partition, pause, kill, ...) is a band from its event to the event that ends it
+// (heal, resume, start/restart). All text is HTML-escaped, and '<' in the JSON is \u003c.
 #pragma once
 
 #include <string>

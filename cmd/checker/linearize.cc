@@ -315,6 +315,15 @@ class Search {
     readers_left_.assign(nv + 1, 0);
     writers_left_.assign(nv + 1, 0);
     for (uint32_t i = 0; i < p.ops.size(); ++i) count_values(p, i, +1);
+    index_readers(p);
+    index_prefix_writers(p);
+    index_suffix_appends(p);
+    return sync_memory(0);
+  }
+
+  // readers_of_[readers_begin_[m] .. readers_begin_[m + 1]): the problem ops that need value m.
+  void index_readers(const Problem& p) {
+    const size_t nv = model_.value_count();
     readers_begin_.assign(nv + 2, 0);
     readers_of_.assign(p.ops.size(), 0);
     for (uint32_t i = 0; i < p.ops.size(); ++i) {
@@ -327,8 +336,12 @@ class Search {
         if (const uint32_t m = reads(p, i); m != kNone) readers_of_[fill[m]++] = i;
       }
     }
-    // Puts and cas (problem ops) whose written value is a prefix of a value some reader
-    // needs (the prefix rule, see prefix_dead()).
+  }
+
+  // Puts and cas (problem ops) whose written value is a prefix of a value some reader needs
+  // (the prefix rule, see prefix_dead()).
+  void index_prefix_writers(const Problem& p) {
+    const size_t nv = model_.value_count();
     {
       std::vector<uint32_t> needed;
       for (uint32_t v = 0; v < nv; ++v) {
@@ -358,8 +371,12 @@ class Search {
       }
       for (size_t v = 1; v < prefix_begin_.size(); ++v) prefix_begin_[v] += prefix_begin_[v - 1];
     }
-    // Appends whose value is a non-empty suffix of a value some reader needs, by bucketing
-    // the needed values on their last k bytes (k: the shortest non-empty append).
+  }
+
+  // Appends whose value is a non-empty suffix of a value some reader needs, by bucketing the
+  // needed values on their last k bytes (k: the shortest non-empty append).
+  void index_suffix_appends(const Problem& p) {
+    const size_t nv = model_.value_count();
     size_t k = 8;
     bool any_append = false;
     for (const uint32_t o : p.ops) {
@@ -374,7 +391,7 @@ class Search {
     for (const uint32_t o : p.ops) {
       any_empty_append |= kops_[o].f == Fn::kAppend && model_.value(kops_[o].a).empty();
     }
-    if (!any_append && !any_empty_append) return sync_memory(0);
+    if (!any_append && !any_empty_append) return;
     std::unordered_map<std::string_view, std::vector<uint32_t>> by_tail;
     for (uint32_t v = 0; v < nv; ++v) {
       const std::string_view text = model_.value(v);
@@ -408,7 +425,6 @@ class Search {
       suffix_ops_.push_back(i);
     }
     for (size_t v = 1; v < suffix_begin_.size(); ++v) suffix_begin_[v] += suffix_begin_[v - 1];
-    return sync_memory(0);
   }
 
   uint32_t slot(uint32_t value) const { return value == kNone ? absent_slot_ : value; }
@@ -767,26 +783,7 @@ class Search {
         if (k.f == Fn::kGet || k.f == Fn::kCas) needs_.push_back(k.a == kNone ? kAbsentNeed : k.a);
         continue;
       }
-      if (next_state == state && pure(k)) {
-        // A forced move.
-        cands_.resize(begin);
-        const uint32_t lo = lo_;
-        const uint32_t hi = hi_;
-        set_bit(op);
-        const int inserted = memo_insert(state);
-        if (inserted < 0) {
-          clear_bit(op, lo, hi);
-          return inserted;
-        }
-        levels_.push_back(Level{begin, begin, begin});
-        if (inserted == 1) {
-          ++forced_;
-          push(p, op, true, state, lo, hi);
-          return 2;  // entered the child: enter it in turn
-        }
-        clear_bit(op, lo, hi);  // the child failed before: so does this configuration
-        return 0;
-      }
+      if (next_state == state && pure(k)) return force(p, op, state, begin);
       if (!grow(cands_, cands_.size() + 1)) return -1;
       cands_.push_back(Cand{op, next_state, 3});
     }
@@ -795,43 +792,10 @@ class Search {
       cands_.resize(begin);
       return 1;
     }
-    // A waiting reader whose value nothing left can produce: this configuration is dead.
-    const uint32_t holds = state == kAbsent ? absent_slot_ : model_.match(state);
-    for (const uint32_t need : needs_) {
-      const uint32_t m = need == kAbsentNeed ? absent_slot_ : need;
-      if (lookahead_ && m != holds &&
-          (starved(p, m, kNil) ||
-           (m != absent_slot_ && readers_left_[m] != 0 && prefix_dead(state, m)))) {
-        cands_.resize(begin);
-        levels_.push_back(Level{begin, begin, begin});
-        return 0;
-      }
-    }
-    if (lookahead_ && holds != kNone && starved(p, holds, kNil) && must_leave_early(p, holds, e)) {
+    if (lookahead_ && dead_end(state, p, e)) {
       cands_.resize(begin);
       levels_.push_back(Level{begin, begin, begin});
       return 0;
-    }
-    // The same for the next few readers not invoked yet (nothing in either rule needs the
-    // reader to be invoked); their values also guide the order (appends above all: the
-    // next read tells in which order the pending appends went).
-    if (lookahead_) {
-      int readers = 0;
-      uint32_t f = e;
-      for (int n = 0; n < kLookaheadEvents && f != kNil && readers < kLookaheadReaders;
-           ++n, f = next_[f]) {
-        if ((entry_op_[f] & kReturnBit) != 0) continue;
-        const uint32_t op = entry_op_[f];
-        const uint32_t m = reads(p, op);
-        if (m == kNone) continue;
-        ++readers;
-        needs_.push_back(m == absent_slot_ ? kAbsentNeed : m);
-        if (m != holds && (starved(p, m, kNil) || (m != absent_slot_ && prefix_dead(state, m)))) {
-          cands_.resize(begin);
-          levels_.push_back(Level{begin, begin, begin});
-          return 0;
-        }
-      }
     }
     const uint32_t must = entry_op_[e] & ~kReturnBit;
     for (uint32_t c = begin; c < cands_.size(); ++c) {
@@ -845,6 +809,60 @@ class Search {
     return 0;
   }
 
+  // A forced move (see enter()): linearizes `op` as the only child. Returns 2 when the child
+  // was entered, 0 when it failed before (so does this configuration), < 0 on a memo error.
+  int force(const Problem& p, uint32_t op, uint32_t state, uint32_t begin) {
+    cands_.resize(begin);
+    const uint32_t lo = lo_;
+    const uint32_t hi = hi_;
+    set_bit(op);
+    const int inserted = memo_insert(state);
+    if (inserted < 0) {
+      clear_bit(op, lo, hi);
+      return inserted;
+    }
+    levels_.push_back(Level{begin, begin, begin});
+    if (inserted == 1) {
+      ++forced_;
+      push(p, op, true, state, lo, hi);
+      return 2;  // entered the child: enter it in turn
+    }
+    clear_bit(op, lo, hi);  // the child failed before: so does this configuration
+    return 0;
+  }
+
+  // The dead-value rules at a configuration whose first pending return is entry `e`: true
+  // when a waiting reader needs a value nothing left can produce. Adds the values of the next
+  // few readers to needs_ (they guide the order of the candidates).
+  bool dead_end(uint32_t state, const Problem& p, uint32_t e) {
+    const uint32_t holds = state == kAbsent ? absent_slot_ : model_.match(state);
+    for (const uint32_t need : needs_) {
+      const uint32_t m = need == kAbsentNeed ? absent_slot_ : need;
+      if (m != holds && (starved(p, m, kNil) ||
+                         (m != absent_slot_ && readers_left_[m] != 0 && prefix_dead(state, m)))) {
+        return true;
+      }
+    }
+    if (holds != kNone && starved(p, holds, kNil) && must_leave_early(p, holds, e)) return true;
+    // The same for the next few readers not invoked yet (nothing in either rule needs the
+    // reader to be invoked); their values also guide the order (appends above all: the
+    // next read tells in which order the pending appends went).
+    int readers = 0;
+    uint32_t f = e;
+    for (int n = 0; n < kLookaheadEvents && f != kNil && readers < kLookaheadReaders;
+         ++n, f = next_[f]) {
+      if ((entry_op_[f] & kReturnBit) != 0) continue;
+      const uint32_t m = reads(p, entry_op_[f]);
+      if (m == kNone) continue;
+      ++readers;
+      needs_.push_back(m == absent_slot_ ? kAbsentNeed : m);
+      if (m != holds && (starved(p, m, kNil) || (m != absent_slot_ && prefix_dead(state, m)))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   SearchOutcome search(const Problem& p, SearchResult& r) {
     uint32_t state = p.start;
     best_state_ = state;
@@ -852,16 +870,7 @@ class Search {
     SearchOutcome outcome = SearchOutcome::kViolation;
     bool fresh = true;  // at a configuration not entered yet
     while (true) {
-      if (++steps % kCheckEvery == 0) {
-        if (Clock::now() > deadline_) {
-          outcome = SearchOutcome::kTime;
-          break;
-        }
-        if (!sync_memory(0)) {
-          outcome = SearchOutcome::kMemory;
-          break;
-        }
-      }
+      if (++steps % kCheckEvery == 0 && !within_bounds(outcome)) break;
       if (fresh) {
         fresh = false;
         const int entered = enter(state, p);
@@ -870,7 +879,7 @@ class Search {
           break;
         }
         if (entered < 0) {
-          outcome = entered == -2 ? SearchOutcome::kCapped : SearchOutcome::kMemory;
+          outcome = memo_failure(entered);
           break;
         }
         if (entered == 2) {
@@ -878,54 +887,80 @@ class Search {
           continue;
         }
       }
-      // Try the next candidate of the current configuration.
-      Level& level = levels_.back();
-      bool moved = false;
-      while (level.cursor < level.end) {
-        const Cand c = cands_[level.cursor++];
-        if (lookahead_ && c.next != state) {
-          const uint32_t m = state == kAbsent ? absent_slot_ : model_.match(state);
-          if (m != kNone && starved(p, m, c.op)) continue;  // the dead-value rule
-        }
-        const uint32_t lo = lo_;
-        const uint32_t hi = hi_;
-        set_bit(c.op);
-        const int inserted = memo_insert(c.next);
-        if (inserted == 1) {
-          push(p, c.op, false, state, lo, hi);
-          state = c.next;
-          moved = true;
-          break;
-        }
-        clear_bit(c.op, lo, hi);
-        if (inserted < 0) {
-          outcome = inserted == -2 ? SearchOutcome::kCapped : SearchOutcome::kMemory;
-          break;
-        }
+      const int moved = next_candidate(p, state);
+      if (moved < 0) {
+        outcome = memo_failure(moved);
+        break;
       }
-      if (outcome == SearchOutcome::kCapped || outcome == SearchOutcome::kMemory) break;
-      if (moved) {
+      if (moved == 1) {
         fresh = true;
         continue;
       }
-      // Every candidate failed: undo the move that led here.
-      if (best_dirty_) save_deepest(state);
-      cands_.resize(level.begin);
-      levels_.pop_back();
-      if (frames_.empty()) break;  // kViolation
-      const Frame f = frames_.back();
-      frames_.pop_back();
-      best_common_ = std::min(best_common_, frames_.size());
-      const uint32_t op = f.op & ~kForced;
-      state = f.state;
-      clear_bit(op, f.lo, f.hi);
-      unlift(op);
-      count_values(p, op, +1);
+      if (!backtrack(p, state)) break;  // kViolation
     }
     if (best_dirty_) save_deepest(state);
     r.deepest = best_;
     r.deepest_state = best_state_;
     return outcome;
+  }
+
+  // The time and memory bounds; false (and `outcome` set) when one is passed.
+  bool within_bounds(SearchOutcome& outcome) {
+    if (Clock::now() > deadline_) {
+      outcome = SearchOutcome::kTime;
+      return false;
+    }
+    if (!sync_memory(0)) {
+      outcome = SearchOutcome::kMemory;
+      return false;
+    }
+    return true;
+  }
+
+  static SearchOutcome memo_failure(int code) {
+    return code == -2 ? SearchOutcome::kCapped : SearchOutcome::kMemory;
+  }
+
+  // Tries the current configuration's next candidates. 1: moved into a new child (`state`
+  // is its state), 0: none left, < 0: a memo error (as memo_insert).
+  int next_candidate(const Problem& p, uint32_t& state) {
+    Level& level = levels_.back();
+    while (level.cursor < level.end) {
+      const Cand c = cands_[level.cursor++];
+      if (lookahead_ && c.next != state) {
+        const uint32_t m = state == kAbsent ? absent_slot_ : model_.match(state);
+        if (m != kNone && starved(p, m, c.op)) continue;  // the dead-value rule
+      }
+      const uint32_t lo = lo_;
+      const uint32_t hi = hi_;
+      set_bit(c.op);
+      const int inserted = memo_insert(c.next);
+      if (inserted == 1) {
+        push(p, c.op, false, state, lo, hi);
+        state = c.next;
+        return 1;
+      }
+      clear_bit(c.op, lo, hi);
+      if (inserted < 0) return inserted;
+    }
+    return 0;
+  }
+
+  // Every candidate failed: undoes the move that led here. False at the root.
+  bool backtrack(const Problem& p, uint32_t& state) {
+    if (best_dirty_) save_deepest(state);
+    cands_.resize(levels_.back().begin);
+    levels_.pop_back();
+    if (frames_.empty()) return false;
+    const Frame f = frames_.back();
+    frames_.pop_back();
+    best_common_ = std::min(best_common_, frames_.size());
+    const uint32_t op = f.op & ~kForced;
+    state = f.state;
+    clear_bit(op, f.lo, f.hi);
+    unlift(op);
+    count_values(p, op, +1);
+    return true;
   }
 
   const std::vector<KOp>& kops_;
@@ -1008,15 +1043,7 @@ class KeyChecker {
     prepare(r);
     r.ops_checked = kops_.size();
 
-    Problem p;
-    p.ops.resize(kops_.size());
-    p.ret.resize(kops_.size());
-    p.optional.resize(kops_.size());
-    for (uint32_t i = 0; i < kops_.size(); ++i) {
-      p.ops[i] = i;
-      p.ret[i] = kops_[i].ret;
-      p.optional[i] = kops_[i].unknown ? 1 : 0;
-    }
+    const Problem p = whole_problem();
     SearchResult sr;
     {
       const std::vector<uint8_t> unread = unread_values();
@@ -1242,6 +1269,29 @@ class KeyChecker {
     return model_.content(state);
   }
 
+  // Every op of the key, from an absent register; unknown-outcome ones optional.
+  Problem whole_problem() const {
+    Problem p;
+    p.ops.resize(kops_.size());
+    p.ret.resize(kops_.size());
+    p.optional.resize(kops_.size());
+    for (uint32_t i = 0; i < kops_.size(); ++i) {
+      p.ops[i] = i;
+      p.ret[i] = kops_[i].ret;
+      p.optional[i] = kops_[i].unknown ? 1 : 0;
+    }
+    return p;
+  }
+
+  // A window found at one cut of the deepest partial linearization (KOp indices).
+  struct Cut {
+    bool found = false;
+    size_t k = 0;  // the cut: ops of the prefix before it
+    std::vector<uint32_t> window;
+    uint32_t stuck = kNil;
+    uint32_t stuck_state = kAbsent;
+  };
+
   // The window for a violation (see Violation in linearize.h). `pruned` is the deepest
   // partial linearization of the search that found the violation (KOp indices).
   Violation explain(const std::vector<uint32_t>& pruned) {
@@ -1256,61 +1306,62 @@ class KeyChecker {
         std::clamp(left / 10, std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
     const Clock::time_point shrink_deadline = std::min(deadline_, now + budget);
 
-    // The search with the dead-value rules stops a wrong order as soon as it starves a
-    // later read, which makes its deepest partial linearization end early, before the ops
-    // that show the bug. Without them the search walks on until an op really cannot take
-    // effect: that is the explanation a person expects. Bounded; the pruned one otherwise.
-    std::vector<uint32_t> deepest = pruned;
     bool natural = false;
-    {
-      Problem all;
-      all.ops.resize(kops_.size());
-      all.ret.resize(kops_.size());
-      all.optional.resize(kops_.size());
-      for (uint32_t i = 0; i < kops_.size(); ++i) {
-        all.ops[i] = i;
-        all.ret[i] = kops_[i].ret;
-        all.optional[i] = kops_[i].unknown ? 1 : 0;
-      }
-      Search search(kops_, model_, budget_, std::min(deadline_, now + budget / 2),
-                    std::numeric_limits<uint64_t>::max(), false);
-      const SearchResult sr = search.run(all);
-      if (sr.outcome == SearchOutcome::kViolation) {
-        deepest = sr.deepest;
-        natural = true;
-      }
-    }
+    const std::vector<uint32_t> deepest =
+        natural_deepest(pruned, std::min(deadline_, now + budget / 2), natural);
     v.deepest = deepest.size();
     const std::vector<uint32_t> states = replay(deepest, kAbsent);
-    const size_t m = deepest.size();
-    const size_t n = kops_.size();
-    std::vector<int64_t> pos(n, -1);
-    for (size_t d = 0; d < m; ++d) pos[deepest[d]] = static_cast<int64_t>(d);
+    Cut chosen = best_cut(deepest, states, shrink_deadline);
+    const bool found = chosen.found;
+    if (!found) chosen = fallback_cut(deepest);
+    v.shrunk = found;
+    v.verified = found || natural;
+    v.state = state_text(states[chosen.k]);
+    v.stuck_state = state_text(found ? chosen.stuck_state : states[deepest.size()]);
+    for (const uint32_t k : chosen.window) v.window.push_back(kops_[k].hist);
+    v.stuck =
+        chosen.stuck == kNil ? (v.window.empty() ? 0 : v.window.front()) : kops_[chosen.stuck].hist;
+    if (chosen.stuck != kNil) v.writers = writers_of(kops_[chosen.stuck]);
+    v.before = context_before(deepest, chosen.k);
+    return v;
+  }
 
+  // The search with the dead-value rules stops a wrong order as soon as it starves a later
+  // read, which makes its deepest partial linearization end early, before the ops that show
+  // the bug. Without them the search walks on until an op really cannot take effect: that is
+  // the explanation a person expects. Bounded; the pruned one otherwise (`natural` false).
+  std::vector<uint32_t> natural_deepest(const std::vector<uint32_t>& pruned,
+                                        Clock::time_point until, bool& natural) {
+    const Problem all = whole_problem();
+    Search search(kops_, model_, budget_, until, std::numeric_limits<uint64_t>::max(), false);
+    const SearchResult sr = search.run(all);
+    natural = sr.outcome == SearchOutcome::kViolation;
+    return natural ? sr.deepest : pruned;
+  }
+
+  // Examines the last kShrinkCutsMax cuts of `deepest`, latest first. Prefers "quiescent"
+  // cuts: every op of the prefix with a known return returned before the window's first op
+  // with a known return was invoked, so the prefix is simply "all that happened before";
+  // otherwise the smallest window at any cut.
+  Cut best_cut(const std::vector<uint32_t>& deepest, const std::vector<uint32_t>& states,
+               Clock::time_point until) {
+    const size_t m = deepest.size();
+    std::vector<bool> placed(kops_.size(), false);
+    for (const uint32_t k : deepest) placed[k] = true;
     // rest: KOps not in the cut's prefix, by call order (KOp index order).
     std::vector<uint32_t> rest;
-    for (uint32_t k = 0; k < n; ++k) {
-      if (pos[k] < 0) rest.push_back(k);
+    for (uint32_t k = 0; k < kops_.size(); ++k) {
+      if (!placed[k]) rest.push_back(k);
     }
-    // Prefer "quiescent" cuts: every op of the prefix with a known return returned before
-    // the window's first op with a known return was invoked, so the prefix is simply "all
-    // that happened before"; otherwise the smallest window at any cut.
     std::vector<int64_t> prefix_ret_max(m + 1, std::numeric_limits<int64_t>::min());
     for (size_t d = 0; d < m; ++d) {
       const KOp& op = kops_[deepest[d]];
       prefix_ret_max[d + 1] = op.unknown ? prefix_ret_max[d] : std::max(prefix_ret_max[d], op.ret);
     }
-    struct Candidate {
-      bool found = false;
-      size_t k = 0;
-      std::vector<uint32_t> window;
-      uint32_t stuck = kNil;
-      uint32_t stuck_state = kAbsent;
-    };
-    Candidate quiet;  // the best at a quiescent cut
-    Candidate any;    // the best at any cut
-    bool out_of_time = false;
-    for (size_t k = m + 1; k-- > 0 && m - k < kShrinkCutsMax && !out_of_time;) {
+    Cut quiet;  // the best at a quiescent cut
+    Cut any;    // the best at any cut
+    bool in_time = true;
+    for (size_t k = m + 1; k-- > 0 && m - k < kShrinkCutsMax && in_time;) {
       if (k < m) rest.insert(std::lower_bound(rest.begin(), rest.end(), deepest[k]), deepest[k]);
       std::optional<int64_t> first_call;  // of the first window op with a known return
       for (const uint32_t o : rest) {
@@ -1321,131 +1372,139 @@ class KeyChecker {
       }
       const bool quiescent = !first_call || prefix_ret_max[k] < *first_call;
       if (!quiescent && quiet.found) continue;
-      Candidate& best = quiescent ? quiet : any;
-      for (size_t t = 1; t <= rest.size() && t <= kWindowOpsMax; ++t) {
-        if (best.found && t > best.window.size()) break;
-        if (Clock::now() > shrink_deadline) {
-          out_of_time = true;
-          break;
+      in_time = shrink_at(k, rest, states[k], until, quiescent ? quiet : any);
+    }
+    return quiet.found ? quiet : any;
+  }
+
+  // The smallest window (the first t ops of `rest`, t growing) that fails from `start` at
+  // cut k; replaces `best` when found and no larger (so at an equal size the earlier cut
+  // wins). False when out of time.
+  bool shrink_at(size_t k, const std::vector<uint32_t>& rest, uint32_t start,
+                 Clock::time_point until, Cut& best) {
+    for (size_t t = 1; t <= rest.size() && t <= kWindowOpsMax; ++t) {
+      if (best.found && t > best.window.size()) break;
+      if (Clock::now() > until) return false;
+      bool any_required = false;
+      const Problem p = window_problem(rest, t, start, any_required);
+      if (!any_required) continue;  // trivially fine: nothing has to happen
+      SearchResult sr;
+      {
+        Search search(kops_, model_, budget_, until, kWindowConfigsMax);
+        sr = search.run(p);
+      }
+      if (sr.outcome != SearchOutcome::kViolation) continue;
+      // The stuck op is read from a search without the dead-value rules (see
+      // natural_deepest()).
+      {
+        Search search(kops_, model_, budget_, until, kWindowConfigsMax, false);
+        SearchResult natural_sr = search.run(p);
+        if (natural_sr.outcome == SearchOutcome::kViolation) sr = std::move(natural_sr);
+      }
+      best.found = true;
+      best.k = k;
+      best.window = p.ops;
+      // The stuck op: the required op with the earliest return not in the window's deepest
+      // partial linearization.
+      std::vector<bool> done(t, false);
+      for (const uint32_t d : sr.deepest) done[d] = true;
+      int64_t earliest = kInf;
+      best.stuck = kNil;
+      for (uint32_t i = 0; i < t; ++i) {
+        if (!done[i] && p.optional[i] == 0 && (best.stuck == kNil || p.ret[i] < earliest)) {
+          earliest = p.ret[i];
+          best.stuck = p.ops[i];
         }
-        Problem p;
-        p.start = states[k];
-        p.ops.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(t));
-        const bool has_later = t < rest.size();
-        const int64_t later = has_later ? kops_[rest[t]].call : 0;
-        bool any_required = false;
-        for (const uint32_t o : p.ops) {
-          // An op returning before a later op's invoke must precede it: required here. One
-          // returning later may be linearized after later ops: optional here.
-          const bool required = !kops_[o].unknown && (!has_later || kops_[o].ret < later);
-          any_required |= required;
-          p.ret.push_back(kops_[o].ret);
-          p.optional.push_back(required ? 0 : 1);
-        }
-        if (!any_required) continue;  // trivially fine: nothing has to happen
-        SearchResult sr;
-        {
-          Search search(kops_, model_, budget_, shrink_deadline, kWindowConfigsMax);
-          sr = search.run(p);
-        }
-        if (sr.outcome != SearchOutcome::kViolation) continue;
-        // The stuck op is read from a search without the dead-value rules (see above).
-        {
-          Search search(kops_, model_, budget_, shrink_deadline, kWindowConfigsMax, false);
-          SearchResult natural_sr = search.run(p);
-          if (natural_sr.outcome == SearchOutcome::kViolation) sr = std::move(natural_sr);
-        }
-        // Found; at an equal size the earlier cut replaces the later one.
-        best.found = true;
-        best.k = k;
-        best.window = p.ops;
-        // The stuck op: the required op with the earliest return not in the window's deepest
-        // partial linearization.
-        std::vector<bool> done(t, false);
-        for (const uint32_t d : sr.deepest) done[d] = true;
-        int64_t earliest = kInf;
-        best.stuck = kNil;
-        for (uint32_t i = 0; i < t; ++i) {
-          if (!done[i] && p.optional[i] == 0 && (best.stuck == kNil || p.ret[i] < earliest)) {
-            earliest = p.ret[i];
-            best.stuck = p.ops[i];
-          }
-        }
-        best.stuck_state = sr.deepest_state;
-        break;
+      }
+      best.stuck_state = sr.deepest_state;
+      break;
+    }
+    return true;
+  }
+
+  // The first t ops of `rest`, from `start`. An op returning before a later op's invoke must
+  // precede it: required here. One returning later may be linearized after later ops:
+  // optional here.
+  Problem window_problem(const std::vector<uint32_t>& rest, size_t t, uint32_t start,
+                         bool& any_required) const {
+    Problem p;
+    p.start = start;
+    p.ops.assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(t));
+    const bool has_later = t < rest.size();
+    const int64_t later = has_later ? kops_[rest[t]].call : 0;
+    for (const uint32_t o : p.ops) {
+      const bool required = !kops_[o].unknown && (!has_later || kops_[o].ret < later);
+      any_required |= required;
+      p.ret.push_back(kops_[o].ret);
+      p.optional.push_back(required ? 0 : 1);
+    }
+    return p;
+  }
+
+  // Fallback. From the natural deepest configuration it is a valid window: there no op
+  // invoked before the first pending return could take effect (one that could would have led
+  // to a configuration one op deeper, new or already in the memo, and so deeper than the
+  // deepest), so those ops, from that state, fail at once. From the pruned one it only shows
+  // where that search stopped (verified = false).
+  Cut fallback_cut(const std::vector<uint32_t>& deepest) const {
+    Cut cut;
+    cut.k = deepest.size();
+    std::vector<bool> placed(kops_.size(), false);
+    for (const uint32_t k : deepest) placed[k] = true;
+    int64_t first_ret = kInf;  // of the ops not placed with a known return
+    for (uint32_t k = 0; k < kops_.size(); ++k) {
+      if (!placed[k] && !kops_[k].unknown) first_ret = std::min(first_ret, kops_[k].ret);
+    }
+    for (uint32_t k = 0; k < kops_.size(); ++k) {
+      if (!placed[k] && kops_[k].call <= first_ret) {
+        cut.window.push_back(k);
+        if (!kops_[k].unknown && kops_[k].ret == first_ret && cut.stuck == kNil) cut.stuck = k;
       }
     }
-    const Candidate& chosen = quiet.found ? quiet : any;
-    const bool found = chosen.found;
-    size_t best_k = chosen.k;
-    std::vector<uint32_t> best_window = chosen.window;
-    uint32_t best_stuck = chosen.stuck;
-    uint32_t best_stuck_state = chosen.stuck_state;
-    if (!found) {
-      // Fallback. From the natural deepest configuration it is a valid window: there no op
-      // invoked before the first pending return could take effect (one that could would
-      // have led to a configuration one op deeper, new or already in the memo, and so deeper
-      // than the deepest), so those ops, from that state, fail at once. From the pruned one
-      // it only shows where that search stopped (verified = false).
-      best_k = m;
-      best_window.clear();
-      int64_t first_ret = kInf;  // of the ops not placed with a known return
-      for (uint32_t k = 0; k < n; ++k) {
-        if (pos[k] < 0 && !kops_[k].unknown) first_ret = std::min(first_ret, kops_[k].ret);
+    if (cut.stuck == kNil && !cut.window.empty()) cut.stuck = cut.window.front();
+    return cut;
+  }
+
+  // Who wrote the value the stuck op needed (failed writes too: a failed write whose value
+  // was read is a bug of its own): a put or cas of exactly that value, else an append of its
+  // last piece. History::ops indices.
+  std::vector<size_t> writers_of(const KOp& stuck) const {
+    std::vector<size_t> writers;
+    if ((stuck.f != Fn::kGet && stuck.f != Fn::kCas) || stuck.a == kNone) return writers;
+    const std::string_view need = model_.value(stuck.a);
+    for (const bool exact : {true, false}) {
+      for (const uint32_t i : hist_ops_) {
+        const Operation& op = h_.ops[i];
+        if (writers.size() == kWritersShown) break;
+        if (op.f == Fn::kGet || !op.value) continue;
+        const bool writes = exact ? (op.f == Fn::kPut || op.f == Fn::kCas) && *op.value == need
+                                  : op.f == Fn::kAppend && !op.value->empty() &&
+                                        need.size() >= op.value->size() &&
+                                        need.substr(need.size() - op.value->size()) == *op.value;
+        if (writes) writers.push_back(i);
       }
-      for (uint32_t k = 0; k < n; ++k) {
-        if (pos[k] < 0 && kops_[k].call <= first_ret) {
-          best_window.push_back(k);
-          if (!kops_[k].unknown && kops_[k].ret == first_ret && best_stuck == kNil) best_stuck = k;
-        }
-      }
-      best_stuck_state = states[m];
-      if (best_stuck == kNil && !best_window.empty()) best_stuck = best_window.front();
+      if (!writers.empty()) break;
     }
-    v.shrunk = found;
-    v.verified = found || natural;
-    v.state = state_text(states[best_k]);
-    v.stuck_state = state_text(best_stuck_state);
-    for (const uint32_t k : best_window) v.window.push_back(kops_[k].hist);
-    v.stuck =
-        best_stuck == kNil ? (v.window.empty() ? 0 : v.window.front()) : kops_[best_stuck].hist;
-    // Who wrote the value the stuck op needed (failed writes too: a failed write whose value
-    // was read is a bug of its own): a put or cas of exactly that value, else an append of
-    // its last piece.
-    if (best_stuck != kNil) {
-      const KOp& stuck = kops_[best_stuck];
-      if ((stuck.f == Fn::kGet || stuck.f == Fn::kCas) && stuck.a != kNone) {
-        const std::string_view need = model_.value(stuck.a);
-        for (const bool exact : {true, false}) {
-          for (const uint32_t i : hist_ops_) {
-            const Operation& op = h_.ops[i];
-            if (v.writers.size() == kWritersShown) break;
-            if (op.f == Fn::kGet || !op.value) continue;
-            const bool writes = exact
-                                    ? (op.f == Fn::kPut || op.f == Fn::kCas) && *op.value == need
-                                    : op.f == Fn::kAppend && !op.value->empty() &&
-                                          need.size() >= op.value->size() &&
-                                          need.substr(need.size() - op.value->size()) == *op.value;
-            if (writes) v.writers.push_back(i);
-          }
-          if (!v.writers.empty()) break;
-        }
-      }
-    }
-    // Context: the last few ops of the prefix, and the last write among them if it is earlier.
-    size_t from = best_k > kBeforeOpsShown ? best_k - kBeforeOpsShown : 0;
+    return writers;
+  }
+
+  // Context: the last few ops of the prefix before cut k, and the last write before them if
+  // none of them writes.
+  std::vector<size_t> context_before(const std::vector<uint32_t>& deepest, size_t k) const {
+    std::vector<size_t> before;
+    const size_t from = k > kBeforeOpsShown ? k - kBeforeOpsShown : 0;
     bool has_write = false;
-    for (size_t d = from; d < best_k; ++d) has_write |= kops_[deepest[d]].f != Fn::kGet;
+    for (size_t d = from; d < k; ++d) has_write |= kops_[deepest[d]].f != Fn::kGet;
     if (!has_write) {
       for (size_t d = from; d-- > 0;) {
         if (kops_[deepest[d]].f != Fn::kGet) {
-          v.before.push_back(kops_[deepest[d]].hist);
+          before.push_back(kops_[deepest[d]].hist);
           break;
         }
       }
     }
-    for (size_t d = from; d < best_k; ++d) v.before.push_back(kops_[deepest[d]].hist);
-    return v;
+    for (size_t d = from; d < k; ++d) before.push_back(kops_[deepest[d]].hist);
+    return before;
   }
 
   const History& h_;

@@ -73,13 +73,6 @@ const char* verdict_words(Verdict v) {
   return "?";
 }
 
-const Violation* first_violation(const CheckResult& r) {
-  for (const KeyResult& k : r.keys) {
-    if (k.violation) return &*k.violation;
-  }
-  return nullptr;
-}
-
 std::string show_bytes(size_t bytes) {
   char buf[32];
   if (bytes < (1u << 20)) {
@@ -91,6 +84,13 @@ std::string show_bytes(size_t bytes) {
 }
 
 }  // namespace
+
+const Violation* first_violation(const CheckResult& r) {
+  for (const KeyResult& k : r.keys) {
+    if (k.violation) return &*k.violation;
+  }
+  return nullptr;
+}
 
 std::string show_value(std::string_view value, size_t max_bytes) {
   std::string out = "\"";
@@ -145,14 +145,19 @@ std::string show_op(const History& h, size_t op_index) {
   return out;
 }
 
-std::string report_text(const History& h, const CheckResult& r) {
-  std::string out;
-  out += std::string("raftlab check: ") + verdict_words(r.verdict) + "\n";
+namespace {
 
+std::array<Counts, kFnCount> count_ops(const History& h) {
   std::array<Counts, kFnCount> counts{};
   for (const Operation& op : h.ops) {
     ++counts[static_cast<size_t>(op.f)].by_outcome[static_cast<size_t>(op.outcome)];
   }
+  return counts;
+}
+
+// "history: ..." and one line per operation kind.
+void text_ops(std::string& out, const History& h) {
+  const std::array<Counts, kFnCount> counts = count_ops(h);
   out += "history: " + std::to_string(h.ops.size()) + " ops by " + std::to_string(h.processes) +
          " processes on " + std::to_string(h.keys.size()) + " keys\n";
   for (size_t f = 0; f < kFnCount; ++f) {
@@ -169,6 +174,10 @@ std::string report_text(const History& h, const CheckResult& r) {
     }
     out += "\n";
   }
+}
+
+// "nemesis: N events (f n, ...)".
+void text_nemesis(std::string& out, const History& h) {
   std::map<std::string, size_t> nemesis;
   for (const NemesisEvent& e : h.nemesis) ++nemesis[e.f];
   out += "nemesis: " + std::to_string(h.nemesis.size()) + " events";
@@ -182,7 +191,10 @@ std::string report_text(const History& h, const CheckResult& r) {
     out += ")";
   }
   out += "\n";
+}
 
+// "keys: ...", the keys not linearizable or unknown, and the checker's cost.
+void text_keys(std::string& out, const History& h, const CheckResult& r) {
   size_t ok = 0;
   size_t bad = 0;
   size_t unknown = 0;
@@ -224,39 +236,51 @@ std::string report_text(const History& h, const CheckResult& r) {
   std::snprintf(buf, sizeof buf, "checker: %.1f ms, %" PRIu64 " states explored, memory peak %s\n",
                 r.checker_ms, states, show_bytes(r.memory_peak_bytes).c_str());
   out += buf;
+}
 
-  if (const Violation* v = first_violation(r)) {
-    out += "\nviolation on key " + show_value(h.keys[v->key]) + ": ";
-    out += (v->verified ? "no order of these " : "the search stopped at these ") +
-           std::to_string(v->window.size()) + " ops" + (v->verified ? " works" : "") +
-           ", starting from register " + show_state(v->state) + "\n";
-    if (!v->before.empty()) {
-      out += "  before them (one valid order; register " + show_state(v->state) + " after it):\n";
-      for (const size_t i : v->before) out += "      " + show_op(h, i) + "\n";
-    }
-    out += "  window:\n";
-    for (const size_t i : v->window) {
-      out += (i == v->stuck ? "    * " : "      ") + show_op(h, i);
-      if (i == v->stuck) out += "   <- cannot take effect, register " + show_state(v->stuck_state);
-      out += "\n";
-    }
-    if (!v->writers.empty()) {
-      out += "  the value " +
-             show_value(h.ops[v->stuck].f == Fn::kGet ? h.ops[v->stuck].value.value_or("")
-                                                      : h.ops[v->stuck].expected.value_or("")) +
-             " was written by:\n";
-      for (const size_t i : v->writers) out += "      " + show_op(h, i) + "\n";
-    } else if (h.ops[v->stuck].f == Fn::kGet && h.ops[v->stuck].value) {
-      out += "  no operation wrote the value " + show_value(*h.ops[v->stuck].value) + "\n";
-    }
-    if (!v->verified) {
-      out +=
-          "  (where the search stopped; the explaining searches ran out of time before this "
-          "window could be checked on its own)\n";
-    } else if (!v->shrunk) {
-      out += "  (not shrunk: the search for a smaller window ran out of time)\n";
-    }
+// The violation window, the ops before it and who wrote the value the stuck op needed.
+void text_violation(std::string& out, const History& h, const Violation& v) {
+  out += "\nviolation on key " + show_value(h.keys[v.key]) + ": ";
+  out += (v.verified ? "no order of these " : "the search stopped at these ") +
+         std::to_string(v.window.size()) + " ops" + (v.verified ? " works" : "") +
+         ", starting from register " + show_state(v.state) + "\n";
+  if (!v.before.empty()) {
+    out += "  before them (one valid order; register " + show_state(v.state) + " after it):\n";
+    for (const size_t i : v.before) out += "      " + show_op(h, i) + "\n";
   }
+  out += "  window:\n";
+  for (const size_t i : v.window) {
+    out += (i == v.stuck ? "    * " : "      ") + show_op(h, i);
+    if (i == v.stuck) out += "   <- cannot take effect, register " + show_state(v.stuck_state);
+    out += "\n";
+  }
+  if (!v.writers.empty()) {
+    out += "  the value " +
+           show_value(h.ops[v.stuck].f == Fn::kGet ? h.ops[v.stuck].value.value_or("")
+                                                   : h.ops[v.stuck].expected.value_or("")) +
+           " was written by:\n";
+    for (const size_t i : v.writers) out += "      " + show_op(h, i) + "\n";
+  } else if (h.ops[v.stuck].f == Fn::kGet && h.ops[v.stuck].value) {
+    out += "  no operation wrote the value " + show_value(*h.ops[v.stuck].value) + "\n";
+  }
+  if (!v.verified) {
+    out +=
+        "  (where the search stopped; the explaining searches ran out of time before this "
+        "window could be checked on its own)\n";
+  } else if (!v.shrunk) {
+    out += "  (not shrunk: the search for a smaller window ran out of time)\n";
+  }
+}
+
+}  // namespace
+
+std::string report_text(const History& h, const CheckResult& r) {
+  std::string out;
+  out += std::string("raftlab check: ") + verdict_words(r.verdict) + "\n";
+  text_ops(out, h);
+  text_nemesis(out, h);
+  text_keys(out, h, r);
+  if (const Violation* v = first_violation(r)) text_violation(out, h, *v);
   return out;
 }
 
@@ -264,10 +288,7 @@ nlohmann::json report_json(const History& h, const CheckResult& r) {
   nlohmann::json j;
   j["verdict"] = to_string(r.verdict);
   nlohmann::json by_f = nlohmann::json::object();
-  std::array<Counts, kFnCount> counts{};
-  for (const Operation& op : h.ops) {
-    ++counts[static_cast<size_t>(op.f)].by_outcome[static_cast<size_t>(op.outcome)];
-  }
+  const std::array<Counts, kFnCount> counts = count_ops(h);
   for (size_t f = 0; f < kFnCount; ++f) {
     const auto& c = counts[f].by_outcome;
     if (c[0] + c[1] + c[2] + c[3] == 0) continue;

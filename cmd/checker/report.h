@@ -35,6 +35,9 @@ std::string report_text(const History& history, const CheckResult& result);
 /// nlohmann::json::error_handler_t::replace if they may not be UTF-8.
 nlohmann::json report_json(const History& history, const CheckResult& result);
 
+/// The violation the reports show: the first key's that has one (nullptr: none).
+const Violation* first_violation(const CheckResult& result);
+
 /// A readable, bounded rendering of a value for reports: quoted, escaped, cut after
 /// `max_bytes` ("null" for nullopt is the caller's business).
 std::string show_value(std::string_view value, size_t max_bytes = 40);

@@ -78,10 +78,11 @@ FaultRules faults_from_json(const json& j) {
 
 void fsync_path(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) throw LabError(4, "cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw LabError(kExitEnvironment, "cannot open " + path + ": " + std::strerror(errno));
   const int rc = ::fsync(fd);
   ::close(fd);
-  if (rc != 0) throw LabError(4, "cannot fsync " + path + ": " + std::strerror(errno));
+  if (rc != 0)
+    throw LabError(kExitEnvironment, "cannot fsync " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace
@@ -132,9 +133,9 @@ uint64_t field_in_range(const json& j, const std::string& key, const std::string
                         int64_t hi) {
   const json& v = j.at(key);
   if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
-    throw LabError(4, "cluster.json: " + where + key + " is " + v.dump() +
-                          ", want a whole number in " + std::to_string(lo) + "-" +
-                          std::to_string(hi));
+    throw LabError(kExitEnvironment, "cluster.json: " + where + key + " is " + v.dump() +
+                                         ", want a whole number in " + std::to_string(lo) + "-" +
+                                         std::to_string(hi));
   }
   return static_cast<uint64_t>(v.get<int64_t>());
 }
@@ -147,28 +148,31 @@ std::vector<NodeSpec> nodes_from_json(const json& j) {
     const NodeId id(field_in_range(j[k], "id", where, 1, 4'294'967'295));
     const auto port = static_cast<uint16_t>(field_in_range(j[k], "port", where, 1, 65535));
     if (!ids.insert(id).second) {
-      throw LabError(4, "cluster.json: " + where + "id: node " + std::to_string(id.get()) +
-                            " is listed twice");
+      throw LabError(kExitEnvironment, "cluster.json: " + where + "id: node " +
+                                           std::to_string(id.get()) + " is listed twice");
     }
     nodes.push_back(NodeSpec{id, port});
   }
-  if (nodes.empty()) throw LabError(4, "cluster.json: nodes is empty");
+  if (nodes.empty()) throw LabError(kExitEnvironment, "cluster.json: nodes is empty");
   return nodes;
 }
 
 std::vector<NodeId> voters_from_json(const json& j, const std::vector<NodeSpec>& nodes) {
   std::vector<NodeId> voters;
   for (const json& v : j) {
-    if (!v.is_number_unsigned()) throw LabError(4, "cluster.json: voters holds " + v.dump());
+    if (!v.is_number_unsigned())
+      throw LabError(kExitEnvironment, "cluster.json: voters holds " + v.dump());
     const NodeId id(v.get<uint64_t>());
     const bool known =
         std::any_of(nodes.begin(), nodes.end(), [id](const NodeSpec& n) { return n.id == id; });
     if (!known) {
-      throw LabError(4, "cluster.json: voters names node " + std::to_string(id.get()) +
-                            ", which nodes does not list");
+      throw LabError(kExitEnvironment, "cluster.json: voters names node " +
+                                           std::to_string(id.get()) +
+                                           ", which nodes does not list");
     }
     if (std::find(voters.begin(), voters.end(), id) != voters.end()) {
-      throw LabError(4, "cluster.json: voters names node " + std::to_string(id.get()) + " twice");
+      throw LabError(kExitEnvironment,
+                     "cluster.json: voters names node " + std::to_string(id.get()) + " twice");
     }
     voters.push_back(id);
   }
@@ -187,13 +191,13 @@ TimingSpec timing_from_json(const json& t) {
   s.election_timeout_min_ms = get("election_timeout_min_ms", s.election_timeout_min_ms);
   s.election_timeout_max_ms = get("election_timeout_max_ms", s.election_timeout_max_ms);
   if (s.election_timeout_min_ms <= s.heartbeat_ms) {
-    throw LabError(4, "cluster.json: timing.election_timeout_min_ms (" +
-                          std::to_string(s.election_timeout_min_ms) +
-                          ") must be larger than timing.heartbeat_ms (" +
-                          std::to_string(s.heartbeat_ms) + ")");
+    throw LabError(kExitEnvironment, "cluster.json: timing.election_timeout_min_ms (" +
+                                         std::to_string(s.election_timeout_min_ms) +
+                                         ") must be larger than timing.heartbeat_ms (" +
+                                         std::to_string(s.heartbeat_ms) + ")");
   }
   if (s.election_timeout_max_ms < s.election_timeout_min_ms) {
-    throw LabError(4,
+    throw LabError(kExitEnvironment,
                    "cluster.json: timing.election_timeout_max_ms is below "
                    "timing.election_timeout_min_ms");
   }
@@ -206,7 +210,8 @@ ClusterSpec cluster_from_json(const std::string& text) {
   try {
     const json j = json::parse(text);
     if (j.at("version").get<int>() != kClusterJsonVersion) {
-      throw LabError(4, "cluster.json version " + j.at("version").dump() + " is not supported");
+      throw LabError(kExitEnvironment,
+                     "cluster.json version " + j.at("version").dump() + " is not supported");
     }
     ClusterSpec s;
     s.cluster_id = j.at("cluster_id").get<std::string>();
@@ -222,14 +227,16 @@ ClusterSpec cluster_from_json(const std::string& text) {
   } catch (const LabError&) {
     throw;
   } catch (const std::exception& e) {
-    throw LabError(4, std::string("malformed cluster.json: ") + e.what());
+    throw LabError(kExitEnvironment, std::string("malformed cluster.json: ") + e.what());
   }
 }
 
 ClusterSpec load_cluster(const std::string& dir) {
   const std::string path = dir + "/" + std::string(kClusterJson);
   std::ifstream in(path);
-  if (!in) throw LabError(4, "no cluster at " + dir + " (no " + path + "); run `raftlab up`");
+  if (!in)
+    throw LabError(kExitEnvironment,
+                   "no cluster at " + dir + " (no " + path + "); run `raftlab up`");
   std::stringstream text;
   text << in.rdbuf();
   return cluster_from_json(text.str());
@@ -243,13 +250,13 @@ void write_file_atomic(const std::string& dir, const std::string& path, const st
     std::ofstream out(tmp, std::ios::trunc);
     out << text;
     out.flush();
-    if (!out) throw LabError(4, "cannot write " + tmp);
+    if (!out) throw LabError(kExitEnvironment, "cannot write " + tmp);
   }
   fsync_path(tmp, O_RDONLY);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw LabError(4, "cannot rename " + tmp + ": " + std::strerror(err));
+    throw LabError(kExitEnvironment, "cannot rename " + tmp + ": " + std::strerror(err));
   }
   fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
@@ -269,7 +276,7 @@ std::optional<std::vector<NodeId>> read_bootstrap(const std::string& node_dir) {
   std::ifstream in(path);
   if (!in) {
     if (errno == ENOENT) return std::nullopt;
-    throw LabError(4, "cannot read " + path + ": " + std::strerror(errno));
+    throw LabError(kExitEnvironment, "cannot read " + path + ": " + std::strerror(errno));
   }
   std::string line;
   std::getline(in, line);
@@ -280,11 +287,12 @@ std::optional<std::vector<NodeId>> read_bootstrap(const std::string& node_dir) {
     char* end = nullptr;
     const unsigned long long id = std::strtoull(part.c_str(), &end, 10);
     if (part.empty() || *end != '\0' || id == 0) {
-      throw LabError(4, path + " is malformed: '" + line + "' (want voter ids like 1,2,3)");
+      throw LabError(kExitEnvironment,
+                     path + " is malformed: '" + line + "' (want voter ids like 1,2,3)");
     }
     voters.push_back(NodeId(id));
   }
-  if (voters.empty()) throw LabError(4, path + " names no voter");
+  if (voters.empty()) throw LabError(kExitEnvironment, path + " names no voter");
   return voters;
 }
 

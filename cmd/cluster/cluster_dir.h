@@ -8,21 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "cmd/cluster/exit_codes.h"
 #include "net/fault_filter.h"
 #include "node/types.h"
 
 namespace raftlab::lab {
-
-/// An error that maps to an exit code of docs/cli.md (2 usage, 3 timeout, 4 environment).
-class LabError : public std::runtime_error {
- public:
-  LabError(int exit_code, const std::string& what)
-      : std::runtime_error(what), exit_code_(exit_code) {}
-  int exit_code() const { return exit_code_; }
-
- private:
-  int exit_code_;
-};
 
 struct NodeSpec {
   NodeId id;

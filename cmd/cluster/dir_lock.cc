@@ -51,13 +51,13 @@ void DirLock::release() {
 bool DirLock::try_once(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    throw LabError(4, "cannot open lock file " + path + ": " + std::strerror(errno));
+    throw LabError(kExitEnvironment, "cannot open lock file " + path + ": " + std::strerror(errno));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK || err == EINTR) return false;
-    throw LabError(4, "cannot lock " + path + ": " + std::strerror(err));
+    throw LabError(kExitEnvironment, "cannot lock " + path + ": " + std::strerror(err));
   }
   // The file may have been removed (a purge) between our open and our flock: a lock on an
   // unlinked inode guards nothing. Held only if the path still names the inode we locked.
@@ -72,7 +72,7 @@ bool DirLock::try_once(const std::string& path) {
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
     const int err = errno;
     ::close(fd);
-    throw LabError(4, "cannot write lock file " + path + ": " + std::strerror(err));
+    throw LabError(kExitEnvironment, "cannot write lock file " + path + ": " + std::strerror(err));
   }
   fd_ = fd;
   path_ = path;
@@ -94,16 +94,17 @@ bool DirLock::acquire(const std::string& path, uint32_t wait_ms, pid_t* holder) 
 DirLock lock_cluster_dir(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw LabError(4, "no cluster at " + dir + "; run `raftlab up`");
+    throw LabError(kExitEnvironment, "no cluster at " + dir + "; run `raftlab up`");
   }
   DirLock lock;
   pid_t holder = 0;
   const std::string path = dir + "/" + std::string(kClusterLock);
   if (!lock.acquire(path, kClusterLockWaitMs, &holder)) {
-    throw LabError(4, "the cluster directory " + dir + " is locked by " +
-                          (holder > 0 ? "pid " + std::to_string(holder) : "another command") +
-                          " (still held after " + std::to_string(kClusterLockWaitMs / 1000) +
-                          " s; " + path + ")");
+    throw LabError(kExitEnvironment,
+                   "the cluster directory " + dir + " is locked by " +
+                       (holder > 0 ? "pid " + std::to_string(holder) : "another command") +
+                       " (still held after " + std::to_string(kClusterLockWaitMs / 1000) + " s; " +
+                       path + ")");
   }
   return lock;
 }

@@ -20,8 +20,14 @@
 #include <random>
 #include <vector>
 
+#include "cmd/cluster/clock.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/command.h"
 #include "cmd/lab/kv.h"
-#include "cmd/lab/lab.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/process.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
@@ -110,41 +116,8 @@ double percentile_ms(const std::vector<uint32_t>& sorted, double q) {
   return sorted[i] / 1000.0;
 }
 
-int run_bench(const BenchOptions& o) {
-  const std::string dir = absolute_dir(resolve_dir(o.dir));
-  const ClusterSpec spec = load_cluster(dir);
-  if (o.clients == 0) throw LabError(kExitUsage, "--clients must be at least 1");
-  const uint64_t duration_ms = *parse_duration_ms(o.duration);
-  const uint64_t warmup_ms = *parse_duration_ms(o.warmup);
-  if (duration_ms == 0) throw LabError(kExitUsage, "--duration must be positive");
-
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  Bench b;
-  b.o = &o;
-  b.read_ratio = *parse_ratio(o.reads);
-  b.value.assign(o.value_size, 'v');
-  {
-    net::KvClient client(
-        &loop, kv_client_options(spec, *parse_duration_ms(o.timeout), std::random_device{}()));
-    b.client = &client;
-    b.latencies_us.reserve(1u << 20);
-    b.start_ns = monotonic_ns();
-    b.measure_from_ns = b.start_ns + warmup_ms * 1'000'000ull;
-    b.stop_ns = b.measure_from_ns + duration_ms * 1'000'000ull;
-    std::cerr << "bench: " << o.clients << " clients, " << o.duration << " (after " << o.warmup
-              << " warm-up), " << o.value_size << "-byte values, " << o.keys << " keys, reads "
-              << o.reads << "\n";
-    for (uint32_t i = 0; i < o.clients; ++i) b.sessions.push_back(client.new_session());
-    b.active = b.sessions.size();
-    for (uint64_t s : b.sessions) b.issue(s);
-    // Bounded: every session stops issuing at stop_ns, and each operation ends by its timeout.
-    uv_run(&loop, UV_RUN_DEFAULT);
-    client.close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-  }
-  uv_loop_close(&loop);
-
+// The measured figures: one line, or one JSON document with --json.
+void print_report(const BenchOptions& o, Bench& b, uint64_t duration_ms) {
   std::sort(b.latencies_us.begin(), b.latencies_us.end());
   const double measured_s = static_cast<double>(duration_ms) / 1000.0;
   const uint64_t errors = b.failed + b.unknown;
@@ -179,6 +152,43 @@ int run_bench(const BenchOptions& o) {
         percentile_ms(b.latencies_us, 0.99), percentile_ms(b.latencies_us, 0.999),
         b.latencies_us.empty() ? 0.0 : b.latencies_us.back() / 1000.0);
   }
+}
+
+int run_bench(const BenchOptions& o) {
+  const std::string dir = absolute_dir(resolve_dir(o.dir));
+  const ClusterSpec spec = load_cluster(dir);
+  if (o.clients == 0) throw LabError(kExitUsage, "--clients must be at least 1");
+  const uint64_t duration_ms = *parse_duration_ms(o.duration);
+  const uint64_t warmup_ms = *parse_duration_ms(o.warmup);
+  if (duration_ms == 0) throw LabError(kExitUsage, "--duration must be positive");
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Bench b;
+  b.o = &o;
+  b.read_ratio = *parse_ratio(o.reads);
+  b.value.assign(o.value_size, 'v');
+  {
+    net::KvClient client(
+        &loop, kv_client_options(spec, *parse_duration_ms(o.timeout), std::random_device{}()));
+    b.client = &client;
+    b.latencies_us.reserve(1u << 20);
+    b.start_ns = monotonic_ns();
+    b.measure_from_ns = b.start_ns + warmup_ms * 1'000'000ull;
+    b.stop_ns = b.measure_from_ns + duration_ms * 1'000'000ull;
+    std::cerr << "bench: " << o.clients << " clients, " << o.duration << " (after " << o.warmup
+              << " warm-up), " << o.value_size << "-byte values, " << o.keys << " keys, reads "
+              << o.reads << "\n";
+    for (uint32_t i = 0; i < o.clients; ++i) b.sessions.push_back(client.new_session());
+    b.active = b.sessions.size();
+    for (uint64_t s : b.sessions) b.issue(s);
+    // Bounded: every session stops issuing at stop_ns, and each operation ends by its timeout.
+    uv_run(&loop, UV_RUN_DEFAULT);
+    client.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&loop);
+  print_report(o, b, duration_ms);
   return b.ok == 0 ? kExitTimeout : kExitOk;
 }
 
@@ -186,8 +196,7 @@ int run_bench(const BenchOptions& o) {
 
 void setup_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "Closed-loop load: ops/s and latency percentiles");
-  add_dir_option(cmd, o->dir);
+  CLI::App* cmd = add_verb(app, "bench", "Closed-loop load: ops/s and latency percentiles", o->dir);
   cmd->add_option("--clients", o->clients, "Sessions, each with one operation in flight (64)");
   cmd->add_option("--duration", o->duration, "Measured time (default 10s)")
       ->check(positive_duration_validator());
@@ -201,8 +210,8 @@ void setup_bench(CLI::App& app) {
       ->check(ratio_validator());
   cmd->add_option("--timeout", o->timeout, "Bound on one operation (default 5s)")
       ->check(positive_duration_validator());
-  cmd->add_flag("--json", o->json, "Print one JSON document");
-  cmd->callback([o] { run_command([o] { return run_bench(*o); }); });
+  add_json_flag(cmd, o->json);
+  run_on_parse(cmd, [o] { return run_bench(*o); });
 }
 
 }  // namespace raftlab::lab

@@ -3,9 +3,9 @@
 //
 //   raftlab check [--clients 5] [--duration 30s] [--keys 5] [--nemesis all] ...
 //       Runs --clients logical clients (processes) on --keys keys while the nemesis
-//       (cmd/drive/nemesis.h) injects faults, records the history (docs/history-format.md) to --record
-//       (default DIR/check-<seed>.jsonl), heals, lets the cluster converge, keeps the clients
-//       running for
+//       (cmd/drive/nemesis.h) injects faults, records the history (docs/history-format.md) to
+//       --record (default DIR/check-<seed>.jsonl), heals, lets the cluster converge, keeps the
+//       clients running for
 //       --after-heal so the history shows the cluster serving again, then checks it.
 //   raftlab check --history FILE [--html OUT.html] [--json]
 //       Checks FILE (cmd/checker/check_file.h). Exit 0 linearizable, 1 not, 2 malformed, 3 unknown.
@@ -52,9 +52,15 @@
 
 #include "cmd/checker/check_file.h"
 #include "cmd/checker/history.h"
-#include "cmd/lab/kv.h"
-#include "cmd/lab/lab.h"
+#include "cmd/cluster/clock.h"
+#include "cmd/cluster/exit_codes.h"
 #include "cmd/drive/nemesis.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/kv.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/process.h"
+#include "cmd/verbs.h"
 
 namespace raftlab::lab {
 namespace {
@@ -71,6 +77,13 @@ constexpr uint64_t kOpsPerKey = 300;
 // 0.5-1% info operations, 2 at 100 ms 0.7-0.8%, 2 at 30 ms 0.6-1.2%, 2 at 20 ms 0.4%, 2 at
 // 15 ms (the default) 2.6%. The share swings with the faults a seed draws.
 constexpr uint32_t kShortClientsFifths = 2;
+
+constexpr const char* kCheckHelp =
+    "Run clients under faults and check linearizability, or check a history file. A run "
+    "uses --keys keys at a time and retires each after 300 operations for a fresh one (so "
+    "a run reports more keys than --keys: small keys keep the check fast); every key and "
+    "value carries the run's id, so runs on one cluster never see each other. A cas that "
+    "finds another value is a normal failure (fail), not an error";
 
 struct CheckOptions {
   std::string dir;
@@ -212,38 +225,10 @@ class Workload {
     ++ops_;
     Key& slot_key = keys_[rng_() % keys_.size()];
     if (++slot_key.ops > kOpsPerKey) slot_key = Key{key_name(next_key_++), 1};
-    const std::string key = slot_key.name;
-    const uint64_t dice = rng_() % 100;
-    net::KvOp op;
-    op.key = key;
     check::ClientEvent invoke;
     invoke.process = s->process;
     invoke.type = check::EventType::kInvoke;
-    invoke.key = key;
-    std::string value =
-        "(" + run_id_ + ":" + std::to_string(s->process) + ":" + std::to_string(++unique_) + ")";
-    auto known = s->last_read.find(key);
-    if (dice < 45) {
-      op.op = net::ClientOp::kGet;
-      op.node = nodes_[rng_() % nodes_.size()];
-      invoke.f = check::Fn::kGet;
-    } else if (dice < 70) {
-      op.op = net::ClientOp::kPut;
-      op.value = value;
-      invoke.f = check::Fn::kPut;
-    } else if (dice < 90) {
-      op.op = net::ClientOp::kAppend;
-      op.value = value;
-      invoke.f = check::Fn::kAppend;
-    } else if (dice < 97 && known != s->last_read.end() && known->second) {
-      op.op = net::ClientOp::kCas;
-      op.expected = *known->second;
-      op.value = value;
-      invoke.f = check::Fn::kCas;
-    } else {
-      op.op = net::ClientOp::kDelete;
-      invoke.f = check::Fn::kDelete;
-    }
+    const net::KvOp op = choose_op(s, slot_key.name, &invoke.f);
     // The event's views must outlive the write: keep the strings in the operation.
     auto held = std::make_shared<net::KvOp>(op);
     invoke.key = held->key;
@@ -256,35 +241,73 @@ class Workload {
     recorder_.client(invoke);
     const check::Fn f = invoke.f;
     s->client->submit(s->session, op, [this, s, held, f](const net::OpResult& r) {
-      s->busy = false;
-      check::ClientEvent done;
-      done.process = s->process;
-      done.f = f;
-      done.key = held->key;
-      Counts& c = counts_[check::to_string(f)];
-      if (r.outcome == net::OpOutcome::kOk) {
-        done.type = check::EventType::kOk;
-        if (f == check::Fn::kGet) {
-          done.value = r.value ? std::optional<std::string_view>(*r.value) : std::nullopt;
-          s->last_read[held->key] = r.value;
-        }
-        ++c.ok;
-        if (monotonic_ns() >= mark_ns_ && mark_ns_ != 0) ++ok_after_count_;
-      } else if (r.outcome == net::OpOutcome::kFail) {
-        done.type = check::EventType::kFail;
-        ++c.fail;
-      } else {
-        done.type = check::EventType::kInfo;
-        ++c.info;
-      }
-      recorder_.client(done);
-      if (r.outcome == net::OpOutcome::kUnknown) {
-        // Jepsen's rule: a fresh process (and session) after an unknown outcome.
-        s->process = next_process_++;
-        s->session = s->client->new_session();
-      }
+      complete(s, *held, f, r);
       issue(s);
     });
+  }
+
+  // The mix: 45% get (from a random node), 25% put, 20% append, 7% cas of the value this
+  // process last read (when it read one), the rest delete. Every written value is unique.
+  net::KvOp choose_op(Slot* s, const std::string& key, check::Fn* f) {
+    const uint64_t dice = rng_() % 100;
+    net::KvOp op;
+    op.key = key;
+    std::string value =
+        "(" + run_id_ + ":" + std::to_string(s->process) + ":" + std::to_string(++unique_) + ")";
+    auto known = s->last_read.find(key);
+    if (dice < 45) {
+      op.op = net::ClientOp::kGet;
+      op.node = nodes_[rng_() % nodes_.size()];
+      *f = check::Fn::kGet;
+    } else if (dice < 70) {
+      op.op = net::ClientOp::kPut;
+      op.value = value;
+      *f = check::Fn::kPut;
+    } else if (dice < 90) {
+      op.op = net::ClientOp::kAppend;
+      op.value = value;
+      *f = check::Fn::kAppend;
+    } else if (dice < 97 && known != s->last_read.end() && known->second) {
+      op.op = net::ClientOp::kCas;
+      op.expected = *known->second;
+      op.value = value;
+      *f = check::Fn::kCas;
+    } else {
+      op.op = net::ClientOp::kDelete;
+      *f = check::Fn::kDelete;
+    }
+    return op;
+  }
+
+  // Records the completion of `op` and counts it; a fresh process after an unknown outcome.
+  void complete(Slot* s, const net::KvOp& op, check::Fn f, const net::OpResult& r) {
+    s->busy = false;
+    check::ClientEvent done;
+    done.process = s->process;
+    done.f = f;
+    done.key = op.key;
+    Counts& c = counts_[check::to_string(f)];
+    if (r.outcome == net::OpOutcome::kOk) {
+      done.type = check::EventType::kOk;
+      if (f == check::Fn::kGet) {
+        done.value = r.value ? std::optional<std::string_view>(*r.value) : std::nullopt;
+        s->last_read[op.key] = r.value;
+      }
+      ++c.ok;
+      if (monotonic_ns() >= mark_ns_ && mark_ns_ != 0) ++ok_after_count_;
+    } else if (r.outcome == net::OpOutcome::kFail) {
+      done.type = check::EventType::kFail;
+      ++c.fail;
+    } else {
+      done.type = check::EventType::kInfo;
+      ++c.info;
+    }
+    recorder_.client(done);
+    if (r.outcome == net::OpOutcome::kUnknown) {
+      // Jepsen's rule: a fresh process (and session) after an unknown outcome.
+      s->process = next_process_++;
+      s->session = s->client->new_session();
+    }
   }
 
   std::string key_name(uint64_t n) const { return run_id_ + "-k" + std::to_string(n); }
@@ -375,7 +398,7 @@ int run_check(const CheckOptions& o) {
   const ClusterSpec spec = load_cluster(dir);
   if (o.clients == 0 || o.keys == 0)
     throw LabError(kExitUsage, "--clients and --keys must be >= 1");
-  const std::vector<std::string> kinds = parse_nemesis_kinds(o.nemesis);  // LabError(2)
+  const std::vector<FaultKind> kinds = parse_nemesis_kinds(o.nemesis);  // LabError(2)
   const uint64_t seed = o.seed ? *o.seed : std::random_device{}() % 1'000'000;
   const uint64_t duration_ms = *parse_duration_ms(o.duration);
   const uint64_t after_heal_ms = *parse_duration_ms(o.after_heal);
@@ -436,14 +459,7 @@ int run_check(const CheckOptions& o) {
 
 void setup_check(CLI::App& app) {
   auto o = std::make_shared<CheckOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "check",
-      "Run clients under faults and check linearizability, or check a history file. A run "
-      "uses --keys keys at a time and retires each after 300 operations for a fresh one (so "
-      "a run reports more keys than --keys: small keys keep the check fast); every key and "
-      "value carries the run's id, so runs on one cluster never see each other. A cas that "
-      "finds another value is a normal failure (fail), not an error");
-  add_dir_option(cmd, o->dir);
+  CLI::App* cmd = add_verb(app, "check", kCheckHelp, o->dir);
   cmd->add_option("--history", o->history,
                   "Check this history file (format: docs/history-format.md); no run");
   cmd->add_option("--html", o->html, "Also write an HTML timeline of the history here");

@@ -1,46 +1,71 @@
 // The nemesis of `raftlab check` (see nemesis.h) and its hidden test hook `raftlab nemesis-run`.
 #include "cmd/drive/nemesis.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
-
 #include <algorithm>
-#include <cerrno>
+#include <array>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include "cmd/lab/lab.h"
-
-extern char** environ;
+#include "cmd/cluster/clock.h"
+#include "cmd/cluster/exit_codes.h"
+#include "cmd/drive/raftlab_child.h"
+#include "cmd/lab/admin_client.h"
+#include "cmd/lab/command.h"
+#include "cmd/lab/fault_shapes.h"
+#include "cmd/lab/output.h"
+#include "cmd/lab/parse.h"
+#include "cmd/lab/process.h"
 
 namespace raftlab::lab {
+namespace {
 
-const std::vector<std::string> kNemesisKinds = {
-    "partition", "ring", "bridge", "isolate-leader", "cut",    "kill",
-    "pause",     "loss", "delay",  "transfer",       "member",
+// Every kind, in the order of `--nemesis all` and of the usage error's list.
+constexpr std::array<FaultKind, 11> kFaultKinds = {
+    FaultKind::kPartition, FaultKind::kRing,     FaultKind::kBridge, FaultKind::kIsolateLeader,
+    FaultKind::kCut,       FaultKind::kKill,     FaultKind::kPause,  FaultKind::kLoss,
+    FaultKind::kDelay,     FaultKind::kTransfer, FaultKind::kMember,
 };
 
-std::vector<std::string> parse_nemesis_kinds(const std::string& text) {
-  std::vector<std::string> kinds;
+}  // namespace
+
+const char* to_string(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kPartition:
+      return "partition";
+    case FaultKind::kRing:
+      return "ring";
+    case FaultKind::kBridge:
+      return "bridge";
+    case FaultKind::kIsolateLeader:
+      return "isolate-leader";
+    case FaultKind::kCut:
+      return "cut";
+    case FaultKind::kKill:
+      return "kill";
+    case FaultKind::kPause:
+      return "pause";
+    case FaultKind::kLoss:
+      return "loss";
+    case FaultKind::kDelay:
+      return "delay";
+    case FaultKind::kTransfer:
+      return "transfer";
+    case FaultKind::kMember:
+      return "member";
+  }
+  return "partition";
+}
+
+std::vector<FaultKind> parse_nemesis_kinds(const std::string& text) {
+  std::vector<FaultKind> kinds;
   std::stringstream in(text);
   std::string part;
-  auto add = [&](const std::string& kind) {
+  auto add = [&](FaultKind kind) {
     if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
   };
   while (std::getline(in, part, ',')) {
@@ -48,13 +73,16 @@ std::vector<std::string> parse_nemesis_kinds(const std::string& text) {
     part.erase(part.find_last_not_of(" \t") + 1);
     if (part.empty() || part == "none") continue;
     if (part == "majority-ring") part = "ring";  // partition --random's name for it
+    const auto named = std::find_if(kFaultKinds.begin(), kFaultKinds.end(),
+                                    [&](FaultKind k) { return part == to_string(k); });
     if (part == "all") {
-      for (const std::string& k : kNemesisKinds) add(k);
-    } else if (std::find(kNemesisKinds.begin(), kNemesisKinds.end(), part) != kNemesisKinds.end()) {
-      add(part);
+      for (FaultKind k : kFaultKinds) add(k);
+    } else if (named != kFaultKinds.end()) {
+      add(*named);
     } else {
       std::string known;
-      for (const std::string& k : kNemesisKinds) known += (known.empty() ? "" : ", ") + k;
+      for (FaultKind k : kFaultKinds)
+        known += (known.empty() ? "" : ", ") + std::string(to_string(k));
       throw LabError(kExitUsage,
                      "unknown nemesis kind '" + part + "' (kinds: " + known + ", all, none)");
     }
@@ -76,174 +104,10 @@ constexpr uint64_t kRemoveCommandTimeoutMs = 12'000;
 constexpr const char* kRemoveTimeout = "5s";
 constexpr uint64_t kAddCommandTimeoutMs = 20'000;
 constexpr const char* kAddTimeout = "12s";
-constexpr size_t kOutputBytesMax = 1 << 20;         // stdout or stderr of one command
-constexpr uint64_t kExitGraceMs = 200;              // pipes held open by a grandchild after exit
-constexpr uint64_t kCommandRoundsMax = 10'000'000;  // with the deadline: one command's loop
-constexpr uint64_t kTicksMax = 1'000'000;           // with the stop flag: the schedule is bounded
-constexpr uint64_t kConvergePollsMax = 100'000;     // with the deadline
+constexpr uint64_t kTicksMax = 1'000'000;        // with the stop flag: the schedule is bounded
+constexpr uint64_t kConvergePollsMax = 100'000;  // with the deadline
 constexpr uint32_t kConvergeAdminTimeoutMs = 200;
 constexpr uint32_t kConvergePollMs = 50;
-
-struct CommandResult {
-  int rc = -1;             // the exit code; 128+N when killed by signal N; -1 if not started
-  bool timed_out = false;  // killed after the bound
-  std::string out;
-  std::string err;
-  json doc;  // stdout parsed (null if it is not JSON)
-
-  bool ok() const { return rc == 0 && !timed_out; }
-  // A usage error or a refusal before anything was done: the fault is certainly not in force.
-  bool certainly_nothing() const { return !timed_out && (rc == kExitUsage || rc < 0); }
-};
-
-std::string command_text(const std::vector<std::string>& args) {
-  std::string out = "raftlab";
-  for (const std::string& a : args) out += " " + a;
-  return out;
-}
-
-std::string last_line(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  const size_t nl = s.rfind('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
-}
-
-// Runs `exe ARGS --dir DIR --json` with stdin from /dev/null and stdout and stderr captured,
-// killed (SIGKILL, by its pid) and reaped if it runs past timeout_ms. posix_spawn: safe in a
-// process with other threads (the check runner's clients).
-CommandResult run_raftlab(const std::string& exe, const std::string& dir,
-                          const std::vector<std::string>& args, uint64_t timeout_ms) {
-  CommandResult r;
-  std::vector<std::string> all = {exe};
-  all.insert(all.end(), args.begin(), args.end());
-  all.insert(all.end(), {"--dir", dir, "--json"});
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int out_fds[2];
-  int err_fds[2];
-  if (::pipe2(out_fds, O_CLOEXEC) != 0) {
-    r.err = std::string("pipe: ") + std::strerror(errno);
-    return r;
-  }
-  if (::pipe2(err_fds, O_CLOEXEC) != 0) {
-    r.err = std::string("pipe: ") + std::strerror(errno);
-    ::close(out_fds[0]);
-    ::close(out_fds[1]);
-    return r;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_fds[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int spawn_error = ::posix_spawn(&pid, exe.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  ::close(out_fds[1]);
-  ::close(err_fds[1]);
-  if (spawn_error != 0) {
-    ::close(out_fds[0]);
-    ::close(err_fds[0]);
-    r.err = std::string("cannot run ") + exe + ": " + std::strerror(spawn_error);
-    return r;
-  }
-  for (int fd : {out_fds[0], err_fds[0]}) ::fcntl(fd, F_SETFL, O_NONBLOCK);
-  int fds[2] = {out_fds[0], err_fds[0]};
-  std::string* bufs[2] = {&r.out, &r.err};
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::optional<Clock::time_point> exited_at;
-  int status = 0;
-  // Bounded by the deadline (and the grace after exit); each round waits up to 50 ms for
-  // output, or sleeps 5 ms once both pipes are closed.
-  for (uint64_t round = 0; round < kCommandRoundsMax; ++round) {
-    pollfd p[2];
-    nfds_t n = 0;
-    int which[2];
-    for (int k = 0; k < 2; ++k) {
-      if (fds[k] >= 0) {
-        p[n] = pollfd{fds[k], POLLIN, 0};
-        which[n++] = k;
-      }
-    }
-    if (n > 0) {
-      ::poll(p, n, 50);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    for (nfds_t i = 0; i < n; ++i) {
-      if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      const int k = which[i];
-      char buf[4096];
-      for (int reads = 0; reads < 64; ++reads) {
-        const ssize_t got = ::read(fds[k], buf, sizeof buf);
-        if (got > 0) {
-          if (bufs[k]->size() < kOutputBytesMax) bufs[k]->append(buf, static_cast<size_t>(got));
-          continue;
-        }
-        if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-          ::close(fds[k]);
-          fds[k] = -1;
-        }
-        break;
-      }
-    }
-    if (!exited_at) {
-      const pid_t w = ::waitpid(pid, &status, WNOHANG);
-      if (w == pid || (w < 0 && errno == ECHILD)) {
-        exited_at = Clock::now();
-        if (w < 0) status = -1;
-      }
-    }
-    if (exited_at) {
-      if (fds[0] < 0 && fds[1] < 0) break;
-      if (Clock::now() - *exited_at > std::chrono::milliseconds(kExitGraceMs)) break;
-    } else if (Clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      r.timed_out = true;
-      break;
-    }
-  }
-  if (!exited_at && !r.timed_out) {  // the round bound ran out first (should not happen)
-    ::kill(pid, SIGKILL);
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    r.timed_out = true;
-  }
-  for (int fd : fds) {
-    if (fd >= 0) ::close(fd);
-  }
-  if (r.timed_out) {
-    r.rc = 128 + SIGKILL;
-  } else if (status == -1) {
-    r.rc = 0;  // reaped by someone else (SIGCHLD ignored): judge by the output
-    if (r.out.empty()) r.rc = 1;
-  } else if (WIFEXITED(status)) {
-    r.rc = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    r.rc = 128 + WTERMSIG(status);
-  }
-  try {
-    if (!r.out.empty()) r.doc = json::parse(r.out);
-  } catch (const std::exception&) {
-    r.doc = nullptr;
-  }
-  return r;
-}
 
 // What `raftlab status --json` says now.
 struct Observed {
@@ -287,6 +151,254 @@ std::string list_text(const std::vector<uint64_t>& ids) {
   std::string out;
   for (uint64_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kinds: one function each, planning the injection from what the cluster looks like now.
+
+// What a kind's function sees: the cluster now, its nodes in the nemesis' random order, and
+// the nemesis' random source.
+struct Situation {
+  const Observed& now;
+  const std::vector<uint64_t>& nodes;  // shuffled
+  Prng& prng;
+
+  uint64_t pick(const std::vector<uint64_t>& from) const {
+    return from[prng.uniform(0, from.size())];
+  }
+};
+
+// One injection as its kind's function plans it.
+struct Plan {
+  std::vector<std::vector<std::string>> commands;  // run in order; only cut has more than one
+  std::vector<std::string> labels;                 // cut: each command's "from->to"
+  uint64_t timeout_ms = kFaultCommandTimeoutMs;    // of each command
+  std::string value;                               // the injection event's value
+  Nemesis::Fault fault;                            // its undo
+  std::string skip;                                // not empty: nothing injected, and why
+};
+
+// Partitions and cuts are undone by `heal`; link faults need --all, the others say their own.
+Plan heal_plan(FaultKind kind) {
+  Plan p;
+  p.fault.kind = kind;
+  p.fault.undo_args = {"heal"};
+  p.fault.undo_timeout_ms = kFaultCommandTimeoutMs;
+  p.fault.undo_f = "heal";
+  return p;
+}
+
+Plan skipped(const char* why) {
+  Plan p;
+  p.skip = why;
+  return p;
+}
+
+std::vector<NodeId> node_ids(const std::vector<uint64_t>& ids) {
+  std::vector<NodeId> out;
+  for (uint64_t id : ids) out.emplace_back(id);
+  return out;
+}
+
+std::string sorted_text(std::vector<NodeId> ids) {
+  std::sort(ids.begin(), ids.end());
+  return ids_text(ids);
+}
+
+Plan plan_partition(const Situation& s) {
+  if (s.nodes.size() < 2) return skipped("fewer than 2 nodes");
+  const std::vector<std::set<NodeId>> groups = halves(node_ids(s.nodes));
+  const std::string a = ids_text({groups[0].begin(), groups[0].end()});
+  const std::string b = ids_text({groups[1].begin(), groups[1].end()});
+  Plan p = heal_plan(FaultKind::kPartition);
+  p.commands = {{"partition", a, b}};
+  p.value = a + " | " + b;
+  return p;
+}
+
+Plan plan_ring(const Situation&) {
+  Plan p = heal_plan(FaultKind::kRing);
+  p.commands = {{"partition", "--random", "majority-ring"}};
+  return p;
+}
+
+Plan plan_bridge(const Situation& s) {
+  if (s.nodes.size() < 3) return skipped("fewer than 3 nodes");
+  const Bridge b = bridge(node_ids(s.nodes));
+  const std::string left = sorted_text(b.left);
+  const std::string right = sorted_text(b.right);
+  Plan p = heal_plan(FaultKind::kBridge);
+  p.commands = {{"cut", left, right}};  // both ways; the bridge node hears both sides
+  p.value =
+      "bridge " + left + " | " + right + ", node " + std::to_string(b.node.get()) + " hears both";
+  return p;
+}
+
+Plan plan_isolate_leader(const Situation& s) {
+  if (s.now.leader == 0) return skipped("no leader");
+  Plan p = heal_plan(FaultKind::kIsolateLeader);
+  p.commands = {{"isolate", std::to_string(s.now.leader)}};
+  p.value = "isolate node " + std::to_string(s.now.leader) + " (leader)";
+  return p;
+}
+
+// A few one-way cuts between random ordered pairs, one command each.
+Plan plan_cut(const Situation& s) {
+  const size_t n = s.nodes.size();
+  if (n < 2) return skipped("fewer than 2 nodes");
+  const size_t pairs = s.prng.uniform(1, std::max<size_t>(1, n / 2) + 1);
+  std::set<std::pair<uint64_t, uint64_t>> chosen;
+  for (size_t k = 0; k < pairs * 4 && chosen.size() < pairs; ++k) {
+    const uint64_t from = s.pick(s.now.all);
+    const uint64_t to = s.pick(s.now.all);
+    if (from != to) chosen.insert({from, to});
+  }
+  Plan p = heal_plan(FaultKind::kCut);
+  for (const auto& [from, to] : chosen) {
+    p.commands.push_back({"cut", std::to_string(from), std::to_string(to), "--one-way"});
+    p.labels.push_back(std::to_string(from) + "->" + std::to_string(to));
+  }
+  return p;
+}
+
+// Kill -9 or pause one running node, the leader half the time.
+Plan plan_stop_node(const Situation& s, FaultKind kind) {
+  const bool leader = s.now.leader != 0 && s.prng.chance(0.5);
+  if (s.now.running.empty()) return skipped("no node running");
+  const uint64_t id = leader ? s.now.leader : s.pick(s.now.running);
+  const std::string suffix = id == s.now.leader ? " (leader)" : "";
+  const std::string node = std::to_string(id);
+  Plan p = heal_plan(kind);
+  p.commands = {{to_string(kind), node}};
+  if (kind == FaultKind::kKill) {
+    p.value = "kill -9 node " + node + suffix;
+    p.fault.undo_args = {"start", node};
+    p.fault.undo_timeout_ms = kStartCommandTimeoutMs;
+    p.fault.undo_f = "restart";
+    p.fault.undo_value = "start node " + node;
+  } else {
+    p.value = "pause node " + node + suffix;
+    p.fault.undo_args = {"resume", node};
+    p.fault.undo_f = "resume";
+    p.fault.undo_value = "resume node " + node;
+  }
+  return p;
+}
+
+// Loss or delay on every link.
+Plan plan_link_fault(FaultKind kind) {
+  Plan p = heal_plan(kind);
+  if (kind == FaultKind::kLoss) {
+    p.commands = {{"net", "--loss", "20%"}};
+    p.value = "loss 20% all links";
+  } else {
+    p.commands = {{"net", "--delay", "30ms", "--jitter", "10ms"}};
+    p.value = "delay 30ms jitter 10ms all links";
+  }
+  p.fault.undo_args = {"heal", "--all"};
+  return p;
+}
+
+Plan plan_transfer(const Situation& s) {
+  if (s.now.leader == 0) return skipped("no leader");
+  if (s.now.followers.empty()) return skipped("no follower");
+  const uint64_t target = s.pick(s.now.followers);
+  Plan p = heal_plan(FaultKind::kTransfer);
+  p.commands = {{"transfer", std::to_string(target), "--timeout", kTransferTimeout}};
+  p.timeout_ms = kTransferCommandTimeoutMs;
+  p.value = "transfer " + std::to_string(s.now.leader) + " -> " + std::to_string(target);
+  p.fault.undo_args.clear();  // nothing to undo: the event marks the end of the window
+  p.fault.undo_f = "transfer-done";
+  p.fault.undo_value = p.value;
+  return p;
+}
+
+// Only on a whole cluster: never remove a member while another node is down.
+Plan plan_member(const Situation& s) {
+  if (!s.now.healthy) return skipped("not every node is running, or no leader");
+  if (s.nodes.size() < 3) return skipped("fewer than 3 nodes");
+  if (s.now.followers.empty()) return skipped("no follower");
+  const std::string node = std::to_string(s.pick(s.now.followers));
+  Plan p = heal_plan(FaultKind::kMember);
+  p.commands = {{"member", "remove", node, "--timeout", kRemoveTimeout}};
+  p.timeout_ms = kRemoveCommandTimeoutMs;
+  p.value = "member remove " + node;
+  p.fault.undo_args = {"member", "add", node, "--timeout", kAddTimeout};
+  p.fault.undo_timeout_ms = kAddCommandTimeoutMs;
+  p.fault.undo_f = "member-add";
+  p.fault.undo_value = "member add " + node;
+  return p;
+}
+
+Plan plan(FaultKind kind, const Situation& s) {
+  switch (kind) {
+    case FaultKind::kPartition:
+      return plan_partition(s);
+    case FaultKind::kRing:
+      return plan_ring(s);
+    case FaultKind::kBridge:
+      return plan_bridge(s);
+    case FaultKind::kIsolateLeader:
+      return plan_isolate_leader(s);
+    case FaultKind::kCut:
+      return plan_cut(s);
+    case FaultKind::kKill:
+    case FaultKind::kPause:
+      return plan_stop_node(s, kind);
+    case FaultKind::kLoss:
+    case FaultKind::kDelay:
+      return plan_link_fault(kind);
+    case FaultKind::kTransfer:
+      return plan_transfer(s);
+    case FaultKind::kMember:
+      return plan_member(s);
+  }
+  return skipped("unknown kind");
+}
+
+// The majority ring's event value: the cuts `partition --random` answered, each pair once.
+std::string ring_value(const json& doc) {
+  std::string cuts;
+  if (doc.is_object() && doc.contains("cuts") && doc["cuts"].is_array()) {
+    for (const json& c : doc["cuts"]) {
+      if (!c.is_array() || c.size() != 2 || !c[0].is_number_unsigned() ||
+          !c[1].is_number_unsigned()) {
+        continue;
+      }
+      const uint64_t a = c[0].get<uint64_t>(), b = c[1].get<uint64_t>();
+      if (a < b) cuts += (cuts.empty() ? "" : " ") + std::to_string(a) + "-" + std::to_string(b);
+    }
+  }
+  return "majority-ring, cut " + (cuts.empty() ? std::string("nothing") : cuts);
+}
+
+// The groups `isolate` answered: "1,2 | 3".
+std::string groups_value(const json& doc) {
+  std::string groups;
+  for (const json& g : doc["groups"]) {
+    std::vector<uint64_t> ids;
+    if (!g.is_array()) continue;
+    for (const json& id : g) {
+      if (id.is_number_unsigned()) ids.push_back(id.get<uint64_t>());
+    }
+    groups += (groups.empty() ? "" : " | ") + list_text(ids);
+  }
+  return groups;
+}
+
+// The injection event's value, once its commands ran (`done` of them, the last answering `r`).
+std::string injected_value(FaultKind kind, const Plan& p, size_t done, const CommandResult& r) {
+  if (kind == FaultKind::kCut) {
+    std::string cuts;
+    for (size_t k = 0; k < done; ++k) cuts += (cuts.empty() ? "" : ", ") + p.labels[k];
+    return "one-way " + cuts;
+  }
+  if (kind == FaultKind::kRing) return ring_value(r.doc);
+  if (kind == FaultKind::kIsolateLeader && r.doc.is_object() && r.doc.contains("groups") &&
+      r.doc["groups"].is_array()) {
+    return p.value + ": " + groups_value(r.doc);
+  }
+  return p.value;
 }
 
 }  // namespace
@@ -347,236 +459,79 @@ void Nemesis::run() {
       in_force_.reset();
     }
     if (options_.kinds.empty()) continue;
-    const std::string& kind = options_.kinds[prng_.uniform(0, options_.kinds.size())];
+    const FaultKind kind = options_.kinds[prng_.uniform(0, options_.kinds.size())];
     try {
       in_force_ = inject(kind);
     } catch (const std::exception& e) {
-      std::cerr << "raftlab nemesis: " << kind << ": " << e.what() << "\n";
+      std::cerr << "raftlab nemesis: " << to_string(kind) << ": " << e.what() << "\n";
     }
   }
 }
 
-std::optional<Nemesis::Fault> Nemesis::inject(const std::string& kind) {
-  const std::string& dir = options_.dir;
+std::optional<Nemesis::Fault> Nemesis::inject(FaultKind kind) {
+  const char* name = to_string(kind);
   auto run = [&](const std::vector<std::string>& args, uint64_t timeout_ms) {
-    CommandResult r = run_raftlab(exe_, dir, args, timeout_ms);
-    if (!r.ok()) {
-      std::cerr << "raftlab nemesis: " << kind << ": `" << command_text(args) << "` "
-                << (r.timed_out ? "timed out" : "exited " + std::to_string(r.rc)) << ": "
-                << last_line(r.err) << "\n";
-    }
+    CommandResult r = run_raftlab(exe_, options_.dir, args, timeout_ms);
+    if (!r.ok()) std::cerr << "raftlab nemesis: " << name << ": " << failure_text(args, r) << "\n";
     return r;
   };
   const CommandResult status = run({"status"}, kFaultCommandTimeoutMs);
   const std::optional<Observed> now = status.ok() ? parse_status(status.doc) : std::nullopt;
   if (!now) return std::nullopt;
   std::vector<uint64_t> nodes = now->all;
-  const size_t n = nodes.size();
-  for (size_t k = n; k > 1; --k) std::swap(nodes[k - 1], nodes[prng_.uniform(0, k)]);
-  auto pick = [&](const std::vector<uint64_t>& from) {
-    return from[prng_.uniform(0, from.size())];
-  };
-  auto skip = [&](const std::string& why) {
-    std::cerr << "raftlab nemesis: " << kind << " skipped: " << why << "\n";
+  for (size_t k = nodes.size(); k > 1; --k) std::swap(nodes[k - 1], nodes[prng_.uniform(0, k)]);
+  Plan p = plan(kind, Situation{*now, nodes, prng_});
+  if (!p.skip.empty()) {
+    std::cerr << "raftlab nemesis: " << name << " skipped: " << p.skip << "\n";
     return std::nullopt;
-  };
-
-  Fault fault;
-  fault.kind = kind;
-  fault.undo_args = {"heal"};  // partitions and cuts; link faults need --all
-  fault.undo_timeout_ms = kFaultCommandTimeoutMs;
-  fault.undo_f = "heal";
-  std::string value;
-  std::vector<std::string> args;
-  uint64_t timeout_ms = kFaultCommandTimeoutMs;
-
-  if (kind == "partition") {
-    if (n < 2) return skip("fewer than 2 nodes");
-    const std::vector<uint64_t> a(nodes.begin(), nodes.begin() + static_cast<long>(n / 2));
-    const std::vector<uint64_t> b(nodes.begin() + static_cast<long>(n / 2), nodes.end());
-    std::vector<uint64_t> sa = a, sb = b;
-    std::sort(sa.begin(), sa.end());
-    std::sort(sb.begin(), sb.end());
-    args = {"partition", list_text(sa), list_text(sb)};
-    value = list_text(sa) + " | " + list_text(sb);
-  } else if (kind == "ring") {
-    args = {"partition", "--random", "majority-ring"};
-  } else if (kind == "bridge") {
-    if (n < 3) return skip("fewer than 3 nodes");
-    const size_t half = n / 2;
-    std::vector<uint64_t> a(nodes.begin(), nodes.begin() + static_cast<long>(half));
-    std::vector<uint64_t> b(nodes.begin() + static_cast<long>(half) + 1, nodes.end());
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    args = {"cut", list_text(a), list_text(b)};  // both ways; the bridge node hears both sides
-    value = "bridge " + list_text(a) + " | " + list_text(b) + ", node " +
-            std::to_string(nodes[half]) + " hears both";
-  } else if (kind == "isolate-leader") {
-    if (now->leader == 0) return skip("no leader");
-    args = {"isolate", std::to_string(now->leader)};
-    value = "isolate node " + std::to_string(now->leader) + " (leader)";
-  } else if (kind == "cut") {
-    if (n < 2) return skip("fewer than 2 nodes");
-    // A few one-way cuts between random ordered pairs, one command each.
-    const size_t pairs = prng_.uniform(1, std::max<size_t>(1, n / 2) + 1);
-    std::set<std::pair<uint64_t, uint64_t>> chosen;
-    for (size_t k = 0; k < pairs * 4 && chosen.size() < pairs; ++k) {
-      const uint64_t from = pick(now->all);
-      const uint64_t to = pick(now->all);
-      if (from != to) chosen.insert({from, to});
-    }
-    std::string done;
-    for (const auto& [from, to] : chosen) {
-      const CommandResult r = run({"cut", std::to_string(from), std::to_string(to), "--one-way"},
-                                  kFaultCommandTimeoutMs);
-      if (!r.ok()) {
-        if (done.empty()) {
-          if (r.certainly_nothing()) return std::nullopt;
-          fault.undo_f.clear();  // maybe in force: undone, but silently
-          return fault;
-        }
-        break;
-      }
-      done += (done.empty() ? "" : ", ") + std::to_string(from) + "->" + std::to_string(to);
-    }
-    value = "one-way " + done;
-  } else if (kind == "kill" || kind == "pause") {
-    const bool leader = now->leader != 0 && prng_.chance(0.5);
-    if (now->running.empty()) return skip("no node running");
-    const uint64_t id = leader ? now->leader : pick(now->running);
-    const std::string suffix = id == now->leader ? " (leader)" : "";
-    const std::string node = std::to_string(id);
-    args = {kind, node};
-    if (kind == "kill") {
-      value = "kill -9 node " + node + suffix;
-      fault.undo_args = {"start", node};
-      fault.undo_timeout_ms = kStartCommandTimeoutMs;
-      fault.undo_f = "restart";
-      fault.undo_value = "start node " + node;
-    } else {
-      value = "pause node " + node + suffix;
-      fault.undo_args = {"resume", node};
-      fault.undo_f = "resume";
-      fault.undo_value = "resume node " + node;
-    }
-  } else if (kind == "loss") {
-    args = {"net", "--loss", "20%"};
-    value = "loss 20% all links";
-    fault.undo_args = {"heal", "--all"};
-  } else if (kind == "delay") {
-    args = {"net", "--delay", "30ms", "--jitter", "10ms"};
-    value = "delay 30ms jitter 10ms all links";
-    fault.undo_args = {"heal", "--all"};
-  } else if (kind == "transfer") {
-    if (now->leader == 0) return skip("no leader");
-    if (now->followers.empty()) return skip("no follower");
-    const uint64_t target = pick(now->followers);
-    args = {"transfer", std::to_string(target), "--timeout", kTransferTimeout};
-    timeout_ms = kTransferCommandTimeoutMs;
-    value = "transfer " + std::to_string(now->leader) + " -> " + std::to_string(target);
-    fault.undo_args.clear();  // nothing to undo: the event marks the end of the window
-    fault.undo_f = "transfer-done";
-    fault.undo_value = value;
-  } else if (kind == "member") {
-    // Only on a whole cluster: never remove a member while another node is down.
-    if (!now->healthy) return skip("not every node is running, or no leader");
-    if (n < 3) return skip("fewer than 3 nodes");
-    if (now->followers.empty()) return skip("no follower");
-    const std::string node = std::to_string(pick(now->followers));
-    args = {"member", "remove", node, "--timeout", kRemoveTimeout};
-    timeout_ms = kRemoveCommandTimeoutMs;
-    value = "member remove " + node;
-    fault.undo_args = {"member", "add", node, "--timeout", kAddTimeout};
-    fault.undo_timeout_ms = kAddCommandTimeoutMs;
-    fault.undo_f = "member-add";
-    fault.undo_value = "member add " + node;
-    removed_.push_back(std::stoull(node));
-  } else {
-    return skip("unknown kind");
   }
-
-  if (!args.empty()) {
-    const CommandResult r = run(args, timeout_ms);
-    if (!r.ok()) {
-      if (r.certainly_nothing() || kind == "transfer") {
-        if (kind == "member") removed_.pop_back();
-        return std::nullopt;
-      }
-      // It may have taken effect (a timeout, a change made but not confirmed): undo it at the
-      // next tick, without events, since no injection was recorded.
-      fault.undo_f.clear();
-      return fault;
-    }
-    if (kind == "ring") {
-      std::string cuts;
-      if (r.doc.is_object() && r.doc.contains("cuts") && r.doc["cuts"].is_array()) {
-        for (const json& c : r.doc["cuts"]) {
-          if (!c.is_array() || c.size() != 2 || !c[0].is_number_unsigned() ||
-              !c[1].is_number_unsigned()) {
-            continue;
-          }
-          const uint64_t a = c[0].get<uint64_t>(), b = c[1].get<uint64_t>();
-          if (a < b)
-            cuts += (cuts.empty() ? "" : " ") + std::to_string(a) + "-" + std::to_string(b);
-        }
-      }
-      value = "majority-ring, cut " + (cuts.empty() ? std::string("nothing") : cuts);
-    } else if (kind == "isolate-leader" && r.doc.is_object() && r.doc.contains("groups") &&
-               r.doc["groups"].is_array()) {
-      std::string groups;
-      for (const json& g : r.doc["groups"]) {
-        std::vector<uint64_t> ids;
-        if (!g.is_array()) continue;
-        for (const json& id : g) {
-          if (id.is_number_unsigned()) ids.push_back(id.get<uint64_t>());
-        }
-        groups += (groups.empty() ? "" : " | ") + list_text(ids);
-      }
-      value += ": " + groups;
-    }
+  if (kind == FaultKind::kMember) removed_.push_back(std::stoull(p.fault.undo_args[2]));
+  CommandResult last;
+  size_t done = 0;
+  for (; done < p.commands.size(); ++done) {
+    last = run(p.commands[done], p.timeout_ms);
+    if (!last.ok()) break;
   }
-  if (fault.undo_value.empty()) {
-    fault.undo_value = kind == "partition" || kind == "cut" ? kind + " " + value : value;
+  if (done == 0 && !p.commands.empty()) {
+    if (last.certainly_nothing() || kind == FaultKind::kTransfer) {
+      if (kind == FaultKind::kMember) removed_.pop_back();
+      return std::nullopt;
+    }
+    // It may have taken effect (a timeout, a change made but not confirmed): undo it at the
+    // next tick, without events, since no injection was recorded.
+    p.fault.undo_f.clear();
+    return p.fault;
+  }
+  const std::string value = injected_value(kind, p, done, last);
+  if (p.fault.undo_value.empty()) {
+    const bool named = kind == FaultKind::kPartition || kind == FaultKind::kCut;
+    p.fault.undo_value = named ? std::string(name) + " " + value : value;
   }
   ++injected_;
-  emit(kind, value);
-  return fault;
+  emit(name, value);
+  return p.fault;
 }
 
 bool Nemesis::undo(const Fault& fault) {
   if (!fault.undo_args.empty()) {
     const CommandResult r = run_raftlab(exe_, options_.dir, fault.undo_args, fault.undo_timeout_ms);
     if (!r.ok()) {
-      std::cerr << "raftlab nemesis: undo of " << fault.kind << ": `"
-                << command_text(fault.undo_args) << "` "
-                << (r.timed_out ? "timed out" : "exited " + std::to_string(r.rc)) << ": "
-                << last_line(r.err) << "\n";
+      std::cerr << "raftlab nemesis: undo of " << to_string(fault.kind) << ": "
+                << failure_text(fault.undo_args, r) << "\n";
       return false;
     }
   }
-  if (fault.kind == "member" && fault.undo_args.size() > 2) {
+  if (fault.kind == FaultKind::kMember && fault.undo_args.size() > 2) {
     std::erase(removed_, std::stoull(fault.undo_args[2]));
   }
   if (!fault.undo_f.empty()) emit(fault.undo_f, fault.undo_value);
   return true;
 }
 
-bool Nemesis::stop_and_heal(uint64_t converge_timeout_ms, std::string* why) {
-  stop_thread();
-  const auto deadline = Clock::now() + std::chrono::milliseconds(converge_timeout_ms);
-  std::vector<std::string> problems;
-  if (in_force_) {
-    if (undo(*in_force_)) in_force_.reset();
-  }
-  // Whatever is left, whoever left it: every node resumed and started, every rule gone, every
-  // member the nemesis removed added back.
+void Nemesis::heal_everything(std::vector<std::string>& problems) {
   auto run = [&](const std::vector<std::string>& args, uint64_t timeout_ms) {
     const CommandResult r = run_raftlab(exe_, options_.dir, args, timeout_ms);
-    if (!r.ok()) {
-      problems.push_back("`" + command_text(args) + "` " +
-                         (r.timed_out ? "timed out" : "exited " + std::to_string(r.rc)) + ": " +
-                         last_line(r.err));
-    }
+    if (!r.ok()) problems.push_back(failure_text(args, r));
     return r.ok();
   };
   const CommandResult status = run_raftlab(exe_, options_.dir, {"status"}, kFaultCommandTimeoutMs);
@@ -593,6 +548,50 @@ bool Nemesis::stop_and_heal(uint64_t converge_timeout_ms, std::string* why) {
       std::erase(removed_, id);
     }
   }
+}
+
+namespace {
+
+// One look at the cluster after the heal: true once a leader a majority agrees on exists and
+// every node answers with its applied index at least `target` (set to the leader's commit at
+// the first look). `seen` tells what was found, for the reason of a failure.
+bool converged_now(const std::string& dir, uint64_t& target, std::string& seen) {
+  const ClusterSpec spec = load_cluster(dir);
+  const std::vector<NodeView> views = collect_views(dir, spec, false, kConvergeAdminTimeoutMs);
+  uint64_t term = 0;
+  const NodeId leader = agreed_leader(spec, views, &term);
+  uint64_t commit = 0;
+  for (const NodeView& v : views) {
+    if (v.id == leader) commit = v.commit;
+  }
+  if (target == 0) target = commit;
+  commit = target;
+  seen.clear();
+  bool all = static_cast<bool>(leader);
+  for (const NodeView& v : views) {
+    const bool ok = v.answered && v.applied >= commit;
+    all = all && ok;
+    seen += "\n  node " + std::to_string(v.id.get()) + ": " + to_string(v.process) +
+            (v.answered ? ", " + v.role + " term " + std::to_string(v.term) + " applied " +
+                              std::to_string(v.applied) + " commit " + std::to_string(v.commit)
+                        : std::string(", not answering"));
+  }
+  if (!leader) seen = "no leader agreed by a majority" + seen;
+  return all;
+}
+
+}  // namespace
+
+bool Nemesis::stop_and_heal(uint64_t converge_timeout_ms, std::string* why) {
+  stop_thread();
+  const auto deadline = Clock::now() + std::chrono::milliseconds(converge_timeout_ms);
+  std::vector<std::string> problems;
+  if (in_force_) {
+    if (undo(*in_force_)) in_force_.reset();
+  }
+  // Whatever is left, whoever left it: every node resumed and started, every rule gone, every
+  // member the nemesis removed added back.
+  heal_everything(problems);
   in_force_.reset();
   emit("heal", "heal --all; every node resumed and started; removed members added back");
 
@@ -602,38 +601,13 @@ bool Nemesis::stop_and_heal(uint64_t converge_timeout_ms, std::string* why) {
   std::string seen = "not polled";
   bool converged = false;
   uint64_t target = 0;
-  for (uint64_t k = 0; k < kConvergePollsMax; ++k) {
+  for (uint64_t k = 0; k < kConvergePollsMax && !converged; ++k) {
     try {
-      const ClusterSpec spec = load_cluster(options_.dir);
-      const std::vector<NodeView> views =
-          collect_views(options_.dir, spec, false, kConvergeAdminTimeoutMs);
-      uint64_t term = 0;
-      const NodeId leader = agreed_leader(spec, views, &term);
-      uint64_t commit = 0;
-      for (const NodeView& v : views) {
-        if (v.id == leader) commit = v.commit;
-      }
-      if (target == 0) target = commit;
-      commit = target;
-      seen.clear();
-      bool all = static_cast<bool>(leader);
-      for (const NodeView& v : views) {
-        const bool ok = v.answered && v.applied >= commit;
-        all = all && ok;
-        seen += "\n  node " + std::to_string(v.id.get()) + ": " + to_string(v.process) +
-                (v.answered ? ", " + v.role + " term " + std::to_string(v.term) + " applied " +
-                                  std::to_string(v.applied) + " commit " + std::to_string(v.commit)
-                            : std::string(", not answering"));
-      }
-      if (!leader) seen = "no leader agreed by a majority" + seen;
-      if (all) {
-        converged = true;
-        break;
-      }
+      converged = converged_now(options_.dir, target, seen);
     } catch (const std::exception& e) {
       seen = e.what();
     }
-    if (Clock::now() > deadline) break;
+    if (converged || Clock::now() > deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(kConvergePollMs));
   }
   if (converged && problems.empty()) return true;
@@ -653,6 +627,10 @@ bool Nemesis::stop_and_heal(uint64_t converge_timeout_ms, std::string* why) {
 // `raftlab nemesis-run`: the nemesis alone, for tests.
 
 namespace {
+
+constexpr const char* kNemesisRunHelp =
+    "raftlab nemesis-run (internal, for tests): run the nemesis of `check` alone against a "
+    "cluster; one JSON line per event; exit 0 if it converged after the final heal";
 
 struct NemesisRunOptions {
   std::string dir;
@@ -686,19 +664,15 @@ int run_nemesis_run(const NemesisRunOptions& o) {
   const bool ok = nemesis.stop_and_heal(*parse_duration_ms(o.converge_timeout), &why);
   std::cerr << "raftlab nemesis-run: " << nemesis.injected() << " faults injected; "
             << (ok ? "converged" : "NOT converged: " + why) << "\n";
-  return ok ? kExitOk : 1;
+  return ok ? kExitOk : kExitFailed;
 }
 
 }  // namespace
 
 void setup_nemesis_run(CLI::App& app) {
   auto o = std::make_shared<NemesisRunOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "nemesis-run",
-      "raftlab nemesis-run (internal, for tests): run the nemesis of `check` alone against a "
-      "cluster; one JSON line per event; exit 0 if it converged after the final heal");
+  CLI::App* cmd = add_verb(app, "nemesis-run", kNemesisRunHelp, o->dir);
   cmd->group("");  // hidden from `raftlab --help`
-  add_dir_option(cmd, o->dir);
   cmd->add_option("--kinds", o->kinds, "partition,kill,... or all or none (default all)");
   cmd->add_option("--interval", o->interval, "A new fault every (default 300ms)")
       ->check(duration_validator());
@@ -707,7 +681,7 @@ void setup_nemesis_run(CLI::App& app) {
   cmd->add_option("--converge-timeout", o->converge_timeout, "Bound after the heal (default 30s)")
       ->check(duration_validator());
   cmd->add_option("--seed", o->seed, "The nemesis' seed (default 1)");
-  cmd->callback([o] { run_command([o] { return run_nemesis_run(*o); }); });
+  run_on_parse(cmd, [o] { return run_nemesis_run(*o); });
 }
 
 }  // namespace raftlab::lab

@@ -39,19 +39,33 @@ struct NemesisEvent {
   std::string value;
 };
 
+/// The kinds of fault the nemesis injects, one function each in nemesis.cc.
+enum class FaultKind {
+  kPartition,      // halves (cmd/lab/fault_shapes.h)
+  kRing,           // majority ring, by `partition --random majority-ring`
+  kBridge,         // two halves that hear one node
+  kIsolateLeader,  // the leader alone
+  kCut,            // a few one-way cuts
+  kKill,           // kill -9 a node, the leader half the time; restarted as the undo
+  kPause,          // SIGSTOP a node, the leader half the time; resumed as the undo
+  kLoss,           // 20% loss on every link
+  kDelay,          // 30 ms delay, 10 ms jitter on every link
+  kTransfer,       // leadership to a follower
+  kMember,         // a follower removed from the configuration; added back as the undo
+};
+/// Its name in --nemesis and in the history's events: "partition", "isolate-leader", ...
+const char* to_string(FaultKind kind);
+
 struct NemesisOptions {
-  std::string dir;                 // the cluster directory (absolute)
-  std::vector<std::string> kinds;  // see kNemesisKinds; empty = none
-  uint64_t interval_ms = 3000;     // a new fault every interval (jittered +-25%), the previous one
-                                   // healed first
+  std::string dir;               // the cluster directory (absolute)
+  std::vector<FaultKind> kinds;  // empty = none
+  uint64_t interval_ms = 3000;   // a new fault every interval (jittered +-25%), the previous one
+                                 // healed first
   uint64_t seed = 1;
 };
 
-/// partition, ring, bridge, isolate-leader, cut, kill, pause, loss, delay, transfer, member.
-extern const std::vector<std::string> kNemesisKinds;
-
 /// Parses "partition,kill,..."/"all"/"none" into kinds; throws LabError(2) naming an unknown kind.
-std::vector<std::string> parse_nemesis_kinds(const std::string& text);
+std::vector<FaultKind> parse_nemesis_kinds(const std::string& text);
 
 class Nemesis {
  public:
@@ -71,21 +85,23 @@ class Nemesis {
   bool stop_and_heal(uint64_t converge_timeout_ms, std::string* why);
   size_t injected() const;  // faults injected so far
 
- private:
-  // The fault in force and how to undo it.
+  /// A fault in force and how to undo it.
   struct Fault {
-    std::string kind;
+    FaultKind kind = FaultKind::kPartition;
     std::vector<std::string> undo_args;  // a raftlab command line (without --dir, --json)
     uint64_t undo_timeout_ms = 0;
     std::string undo_f;  // the undo's event
     std::string undo_value;
   };
 
+ private:
   void run();
   /// Stops the thread (no healing); idempotent.
   void stop_thread();
   /// Injects one fault of `kind`; the fault to undo, or nullopt if it could not be injected.
-  std::optional<Fault> inject(const std::string& kind);
+  std::optional<Fault> inject(FaultKind kind);
+  /// Undoes whatever is left, whoever left it; what failed is appended to `problems`.
+  void heal_everything(std::vector<std::string>& problems);
   /// Undoes `fault`, records its undo event; false if the command failed (it stays in force).
   bool undo(const Fault& fault);
   void emit(const std::string& f, const std::string& value);

@@ -1,11 +1,7 @@
 // `raftlab node` (see node.h).
 #include "cmd/node_process/node.h"
 
-// g++ 12 false positive inside CLI11 (see main.cc).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 
 #include <iostream>
 #include <memory>

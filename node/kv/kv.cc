@@ -84,6 +84,8 @@ class Reader {
 
 // A decoded command whose strings still point into the command bytes, so that apply copies
 // only what it keeps.
+using Data = std::map<std::string, std::string, std::less<>>;
+
 struct CommandView {
   Op op = Op::kPut;
   uint64_t client = 0;
@@ -148,6 +150,122 @@ bool parse_command(std::string_view bytes, CommandView& c, std::string& error) {
 }
 
 Result with_status(Status status) { return Result{status, std::nullopt}; }
+
+// Runs one parsed command against the data. Only an append past kValueBytesMax can still
+// fail, and it is checked before anything changes: then it returns nullopt.
+std::optional<Result> execute(const CommandView& c, Data& data, size_t& data_bytes) {
+  Result result;
+  auto it = data.lower_bound(c.key);
+  const bool found = it != data.end() && it->first == c.key;
+  switch (c.op) {
+    case Op::kPut:
+      if (found) {
+        data_bytes -= it->second.size();
+        it->second.assign(c.value);
+      } else {
+        it = data.emplace_hint(it, std::string(c.key), std::string(c.value));
+        data_bytes += c.key.size();
+      }
+      data_bytes += c.value.size();
+      result.value = it->second;
+      break;
+    case Op::kAppend:
+      if (found) {
+        if (it->second.size() + c.value.size() > kValueBytesMax) {
+          return std::nullopt;
+        }
+        it->second.append(c.value);
+      } else {
+        it = data.emplace_hint(it, std::string(c.key), std::string(c.value));
+        data_bytes += c.key.size();
+      }
+      data_bytes += c.value.size();
+      result.value = it->second;
+      break;
+    case Op::kDelete:
+      if (found) {
+        data_bytes -= it->first.size() + it->second.size();
+        result.value = std::move(it->second);
+        data.erase(it);
+      }
+      break;
+    case Op::kCas:
+      if (found && it->second == c.expected) {
+        data_bytes -= it->second.size();
+        it->second.assign(c.value);
+        data_bytes += c.value.size();
+        result.value = it->second;
+      } else {
+        result.status = Status::kCasMismatch;
+        if (found) result.value = it->second;
+      }
+      break;
+  }
+  return result;
+}
+
+// Reads a snapshot's key count and its keys and values into `data`. Returns "" or what is
+// wrong.
+std::string read_data(Reader& in, Data& data, size_t& data_bytes) {
+  std::string error;
+  uint64_t key_count = 0;
+  if (!in.u64(key_count)) return "snapshot truncated before the key count";
+  if (key_count > in.remaining() / kEntryFixedBytes) {
+    return "key count " + std::to_string(key_count) + " exceeds the bytes left";
+  }
+  for (uint64_t i = 0; i < key_count; ++i) {
+    std::string_view key;
+    std::string_view value;
+    if (!in.bytes(key, kKeyBytesMax, "key", error) ||
+        !in.bytes(value, kValueBytesMax, "value", error)) {
+      return "snapshot key " + std::to_string(i) + ": " + error;
+    }
+    if (!data.empty() && !(data.rbegin()->first < key)) {
+      return "snapshot key " + std::to_string(i) + " out of order";
+    }
+    data.emplace_hint(data.end(), key, value);
+    data_bytes += key.size() + value.size();
+  }
+  return "";
+}
+
+// One session as a snapshot stores it, before it is checked.
+struct SessionRecord {
+  uint64_t client = 0;
+  uint64_t seq = 0;
+  uint64_t last_index = 0;
+  uint8_t status = 0;
+  uint8_t has_value = 0;
+  std::string_view value;
+};
+
+// Reads one session record. Returns "" or what is wrong.
+std::string read_session(Reader& in, SessionRecord& r) {
+  if (!in.u64(r.client) || !in.u64(r.seq) || !in.u64(r.last_index) || !in.u8(r.status) ||
+      !in.u8(r.has_value)) {
+    return "truncated";
+  }
+  std::string error;
+  if (!in.bytes(r.value, kValueBytesMax, "value", error)) return error;
+  return "";
+}
+
+// Checks a session record's own fields against the snapshot's applied index. Returns "" or
+// what is wrong.
+std::string check_session(const SessionRecord& r, uint64_t applied) {
+  if (r.seq == 0) return "seq 0";
+  if (r.last_index == 0 || r.last_index > applied) {
+    return "last index " + std::to_string(r.last_index) + " outside 1.." + std::to_string(applied);
+  }
+  // Only applied commands are cached, so only these two statuses can appear.
+  if (r.status != static_cast<uint8_t>(Status::kOk) &&
+      r.status != static_cast<uint8_t>(Status::kCasMismatch)) {
+    return "bad status " + std::to_string(r.status);
+  }
+  if (r.has_value > 1) return "bad has_value " + std::to_string(r.has_value);
+  if (r.has_value == 0 && !r.value.empty()) return "a value without has_value";
+  return "";
+}
 
 }  // namespace
 
@@ -230,58 +348,15 @@ Result StateMachine::apply(Index index, std::string_view command_bytes) {
     return with_status(Status::kSessionExpired);
   }
 
-  // Execute. Only an append past kValueBytesMax can still fail, and it is checked before
-  // anything changes.
-  Result result;
-  auto it = data_.lower_bound(c.key);
-  const bool found = it != data_.end() && it->first == c.key;
-  switch (c.op) {
-    case Op::kPut:
-      if (found) {
-        data_bytes_ -= it->second.size();
-        it->second.assign(c.value);
-      } else {
-        it = data_.emplace_hint(it, std::string(c.key), std::string(c.value));
-        data_bytes_ += c.key.size();
-      }
-      data_bytes_ += c.value.size();
-      result.value = it->second;
-      break;
-    case Op::kAppend:
-      if (found) {
-        if (it->second.size() + c.value.size() > kValueBytesMax) {
-          return with_status(Status::kInvalid);
-        }
-        it->second.append(c.value);
-      } else {
-        it = data_.emplace_hint(it, std::string(c.key), std::string(c.value));
-        data_bytes_ += c.key.size();
-      }
-      data_bytes_ += c.value.size();
-      result.value = it->second;
-      break;
-    case Op::kDelete:
-      if (found) {
-        data_bytes_ -= it->first.size() + it->second.size();
-        result.value = std::move(it->second);
-        data_.erase(it);
-      }
-      break;
-    case Op::kCas:
-      if (found && it->second == c.expected) {
-        data_bytes_ -= it->second.size();
-        it->second.assign(c.value);
-        data_bytes_ += c.value.size();
-        result.value = it->second;
-      } else {
-        result.status = Status::kCasMismatch;
-        if (found) result.value = it->second;
-      }
-      break;
-  }
+  std::optional<Result> result = execute(c, data_, data_bytes_);
+  if (!result) return with_status(Status::kInvalid);
+  return remember(session, c.client, c.seq, index, std::move(*result));
+}
 
-  // Record the result in the client's session, dropping the least recently applied session
-  // first if a new one would exceed kSessionsMax.
+// Records the result in the client's session, dropping the least recently applied session
+// first if a new one would exceed kSessionsMax.
+const Result& StateMachine::remember(Sessions::iterator session, uint64_t client, uint64_t seq,
+                                     Index index, Result result) {
   Session* s = nullptr;
   if (session != sessions_.end()) {
     s = &session->second;
@@ -292,12 +367,12 @@ Result StateMachine::apply(Index index, std::string_view command_bytes) {
       sessions_.erase(oldest->second);
       session_order_.erase(oldest);
     }
-    s = &sessions_.try_emplace(c.client).first->second;
+    s = &sessions_.try_emplace(client).first->second;
   }
-  s->seq = c.seq;
+  s->seq = seq;
   s->last_index = index;
   s->last = std::move(result);
-  session_order_.emplace_hint(session_order_.end(), index, c.client);
+  session_order_.emplace_hint(session_order_.end(), index, client);
   return s->last;
 }
 
@@ -343,7 +418,6 @@ std::string StateMachine::snapshot() const {
 
 std::string StateMachine::restore(std::string_view bytes) {
   Reader in(bytes);
-  std::string error;
 
   uint8_t format = 0;
   if (!in.u8(format)) return "empty snapshot";
@@ -351,26 +425,9 @@ std::string StateMachine::restore(std::string_view bytes) {
   uint64_t applied = 0;
   if (!in.u64(applied)) return "snapshot truncated before the applied index";
 
-  uint64_t key_count = 0;
-  if (!in.u64(key_count)) return "snapshot truncated before the key count";
-  if (key_count > in.remaining() / kEntryFixedBytes) {
-    return "key count " + std::to_string(key_count) + " exceeds the bytes left";
-  }
-  std::map<std::string, std::string, std::less<>> data;
+  Data data;
   size_t data_bytes = 0;
-  for (uint64_t i = 0; i < key_count; ++i) {
-    std::string_view key;
-    std::string_view value;
-    if (!in.bytes(key, kKeyBytesMax, "key", error) ||
-        !in.bytes(value, kValueBytesMax, "value", error)) {
-      return "snapshot key " + std::to_string(i) + ": " + error;
-    }
-    if (!data.empty() && !(data.rbegin()->first < key)) {
-      return "snapshot key " + std::to_string(i) + " out of order";
-    }
-    data.emplace_hint(data.end(), key, value);
-    data_bytes += key.size() + value.size();
-  }
+  if (std::string error = read_data(in, data, data_bytes); !error.empty()) return error;
 
   uint64_t session_count = 0;
   if (!in.u64(session_count)) return "snapshot truncated before the session count";
@@ -381,42 +438,22 @@ std::string StateMachine::restore(std::string_view bytes) {
   if (session_count > in.remaining() / kSessionFixedBytes) {
     return "session count " + std::to_string(session_count) + " exceeds the bytes left";
   }
-  std::map<uint64_t, Session> sessions;
+  Sessions sessions;
   std::map<Index, uint64_t> session_order;
   for (uint64_t i = 0; i < session_count; ++i) {
     const std::string where = "snapshot session " + std::to_string(i) + ": ";
-    uint64_t client = 0;
-    uint64_t seq = 0;
-    uint64_t last_index = 0;
-    uint8_t status = 0;
-    uint8_t has_value = 0;
-    std::string_view value;
-    if (!in.u64(client) || !in.u64(seq) || !in.u64(last_index) || !in.u8(status) ||
-        !in.u8(has_value)) {
-      return where + "truncated";
+    SessionRecord r;
+    if (std::string error = read_session(in, r); !error.empty()) return where + error;
+    if (!sessions.empty() && sessions.rbegin()->first >= r.client) return where + "out of order";
+    if (std::string error = check_session(r, applied); !error.empty()) return where + error;
+    if (!session_order.emplace(Index(r.last_index), r.client).second) {
+      return where + "last index " + std::to_string(r.last_index) + " shared with another session";
     }
-    if (!in.bytes(value, kValueBytesMax, "value", error)) return where + error;
-    if (!sessions.empty() && sessions.rbegin()->first >= client) return where + "out of order";
-    if (seq == 0) return where + "seq 0";
-    if (last_index == 0 || last_index > applied) {
-      return where + "last index " + std::to_string(last_index) + " outside 1.." +
-             std::to_string(applied);
-    }
-    // Only applied commands are cached, so only these two statuses can appear.
-    if (status != static_cast<uint8_t>(Status::kOk) &&
-        status != static_cast<uint8_t>(Status::kCasMismatch)) {
-      return where + "bad status " + std::to_string(status);
-    }
-    if (has_value > 1) return where + "bad has_value " + std::to_string(has_value);
-    if (has_value == 0 && !value.empty()) return where + "a value without has_value";
-    if (!session_order.emplace(Index(last_index), client).second) {
-      return where + "last index " + std::to_string(last_index) + " shared with another session";
-    }
-    Session& s = sessions.emplace_hint(sessions.end(), client, Session{})->second;
-    s.seq = seq;
-    s.last_index = Index(last_index);
-    s.last.status = static_cast<Status>(status);
-    if (has_value == 1) s.last.value.emplace(value);
+    Session& s = sessions.emplace_hint(sessions.end(), r.client, Session{})->second;
+    s.seq = r.seq;
+    s.last_index = Index(r.last_index);
+    s.last.status = static_cast<Status>(r.status);
+    if (r.has_value == 1) s.last.value.emplace(r.value);
   }
   if (in.remaining() != 0) {
     return std::to_string(in.remaining()) + " trailing bytes after the snapshot";

@@ -123,8 +123,15 @@ class StateMachine {
     friend bool operator==(const Session&, const Session&) = default;
   };
 
+  using Sessions = std::map<uint64_t, Session>;
+
+  // apply's last step: caches `result` as the client's last (`session` is its entry, or end()
+  // for a new client) and returns the cached copy.
+  const Result& remember(Sessions::iterator session, uint64_t client, uint64_t seq, Index index,
+                         Result result);
+
   std::map<std::string, std::string, std::less<>> data_;
-  std::map<uint64_t, Session> sessions_;
+  Sessions sessions_;
   // last_index -> client, to find the least recently applied session in O(log n).
   std::map<Index, uint64_t> session_order_;
   size_t data_bytes_ = 0;

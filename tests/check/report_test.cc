@@ -77,6 +77,21 @@ TEST_CASE("JSON report", "[report]") {
   CHECK(h.ops[4].f == raftlab::check::Fn::kGet);
 }
 
+namespace {
+
+// The JSON document the page draws (html.h), read back from its <script> block.
+nlohmann::json page_data(const std::string& html) {
+  const std::string open = "<script type=\"application/json\" id=\"raftlab-data\">";
+  const size_t from = html.find(open);
+  REQUIRE(from != std::string::npos);
+  const size_t begin = from + open.size();
+  const size_t end = html.find("</script>", begin);
+  REQUIRE(end != std::string::npos);
+  return nlohmann::json::parse(html.substr(begin, end - begin));
+}
+
+}  // namespace
+
 TEST_CASE("HTML timeline", "[html]") {
   const History h = stale_read();
   const std::string html = raftlab::check::render_html(h, check(h));
@@ -85,16 +100,42 @@ TEST_CASE("HTML timeline", "[html]") {
   // No external resources.
   CHECK_THAT(html, !Catch::Contains("src=\"http"));
   CHECK_THAT(html, !Catch::Contains("href=\"http"));
-  // Text is escaped.
+  CHECK_THAT(html, !Catch::Contains("<script src"));
+  // Text is escaped: in HTML as entities, in the data as \u003c (no value can end the script).
   CHECK_THAT(html, !Catch::Contains("<b>&\"'"));
-  CHECK_THAT(html, Catch::Contains("&lt;b&gt;&amp;"));
-  CHECK_THAT(html, Catch::Contains("1,2 | &lt;3&gt;"));
-  // The window is highlighted and listed; the partition is a band; info is open-ended.
-  CHECK_THAT(html, Catch::Contains("rect class=\"ok stuck\""));
+  CHECK_THAT(html, Catch::Contains("put \\u003cb>&\\\"'"));
+  CHECK_THAT(html, Catch::Contains("1,2 | \\u003c3>"));
+  // The window is listed.
   CHECK_THAT(html, Catch::Contains("<tr class=\"stuck\">"));
-  CHECK_THAT(html, Catch::Contains("band band-net"));
-  CHECK_THAT(html, Catch::Contains("rect class=\"info\""));
-  CHECK_THAT(html, Catch::Contains("rect class=\"fail\""));
+  // The data: every key (the violating one first), the partition as a band, the violation.
+  const nlohmann::json d = page_data(html);
+  REQUIRE(d["keys"].size() == 2);
+  CHECK(d["keys"][0]["name"] == "\"x\"");
+  CHECK(d["keys"][0]["verdict"] == "not_linearizable");
+  CHECK(d["t1"] == 50);
+  REQUIRE(d["bands"].size() == 1);
+  CHECK(d["bands"][0]["family"] == "net");
+  CHECK(d["bands"][0]["from"] == 15);
+  CHECK(d["bands"][0]["to"] == 35);
+  CHECK(d["marks"].size() == 2);
+  REQUIRE(d["ops"]["k"].size() == h.ops.size());
+  REQUIRE(d["violation"].is_object());
+  CHECK(d["violation"]["key"] == 0);
+  CHECK(d["violation"]["stuck"] == 4);
+  CHECK(d["violation"]["from"] == 0);  // the put of "1" that the stale get read
+  CHECK(d["violation"]["to"] == 50);
+  CHECK(d["ops"]["m"][4] == 3);  // stuck
+  CHECK(d["ops"]["k"][4] == 0);  // on the violating key, drawn first
+  for (size_t i = 0; i < h.ops.size(); ++i) {
+    const auto& op = h.ops[i];
+    INFO("op " << i);
+    // fail: code 1; info: open-ended (to the end of the run), code 2.
+    if (op.outcome == raftlab::check::Outcome::kFail) CHECK(d["ops"]["o"][i] == 1);
+    if (op.unknown()) {
+      CHECK(d["ops"]["o"][i] == 2);
+      CHECK(d["ops"]["e"][i] == 50);
+    }
+  }
   CHECK(raftlab::check::html_escape("<a href='x'>&\"") == "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
 }
 

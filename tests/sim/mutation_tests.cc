@@ -122,4 +122,13 @@ TEST_CASE("mutation: concurrent_config_changes", "[mutation][issue3]") {
                  Profile::kMembership, 3, 2000});
 }
 
+// Issue 12's switch, inside the host pipeline (node/pipeline.h) rather than the core: votes
+// and acknowledgements leave before the sync that makes them durable. The simulator runs the
+// node's own pipeline, so its send-time check must see it.
+TEST_CASE("mutation: release_before_persist", "[mutation][issue12]") {
+  expect_caught({"release_before_persist",
+                 [](UnsafeSwitches& u) { u.release_before_persist = true; }, Profile::kSlowDisk, 5,
+                 2000});
+}
+
 }  // namespace raftlab::sim

@@ -159,7 +159,7 @@ struct RunsLater {
 };
 }  // namespace
 
-/// One simulated machine: its core (when up) and its disk.
+/// One simulated machine: its core (when up), its disk and the node's Ready pipeline.
 struct Cluster::Node {
   NodeId id;
   std::unique_ptr<Core> core;  // nullptr while crashed
@@ -167,24 +167,77 @@ struct Cluster::Node {
 
   // The disk: what survives a crash (durable state) and the writes not yet synced.
   SimDisk disk;
-
-  // Readys whose writes are on the disk's pending list, in Ready order, with the messages
-  // that wait for them. An item without writes only holds after-persist messages waiting for
-  // an earlier write with the same persist id.
-  struct PendingWrite {
-    uint64_t persist_id = 0;
-    bool has_writes = false;
-    std::vector<Message> after_persist;
-  };
-  std::deque<PendingWrite> pending;
-  size_t sync_covers = 0;  // pending items the sync in flight will make durable; 0: disk idle
-  uint64_t durable_persist_id = 0;  // newest persist id durable (this incarnation)
-  uint64_t newest_persist_id = 0;   // newest persist id issued (this incarnation)
+  // The node's pipeline over this node's adapters; both are replaced at every start, so a
+  // crash loses the held after-persist messages and the tracked client requests.
+  std::unique_ptr<NodeHost> host;
+  std::unique_ptr<Pipeline> pipeline;
+  uint64_t newest_persist_id = 0;  // newest persist id issued (this incarnation)
 
   std::vector<Entry> applied;      // state machine input; a restore fills the covered prefix
   Index seen_commit;               // commit index already checked against the global sequence
   KvStore kv;                      // the state machine
   uint64_t snapshot_taken_at = 0;  // applied index of the newest snapshot (taken or restored)
+};
+
+// The simulator's side of node/pipeline.h's interfaces for one node: each forwards to the
+// Cluster, which owns the disk, the network and the checkers.
+struct Cluster::NodeHost final : Storage, Outbox, StateMachine, Clients {
+  NodeHost(Cluster& c, int i) : cluster(c), index(i) {}
+  Node& node() const { return *cluster.nodes_[static_cast<size_t>(index)]; }
+
+  // Storage. The pipeline does not read `entries` after the write: they move to the disk.
+  void write(Ready& ready) override {
+    SimDisk::Write w;
+    w.hard_state = ready.hard_state;
+    w.entries = std::move(ready.entries);
+    w.snapshot = ready.snapshot;  // shares the bytes
+    w.truncate_from = ready.truncate_from;
+    w.compacted_through = ready.compacted_through;
+    node().disk.write(std::move(w));
+  }
+  uint64_t written_seq() const override { return node().disk.written_seq(); }
+  uint64_t durable_seq() const override { return node().disk.durable_seq(); }
+  void begin_sync() override { cluster.begin_sync(index); }
+
+  // Outbox.
+  void send(Message m) override { cluster.send(index, std::move(m)); }
+  void persisted(uint64_t persist_id) override {
+    cluster.step(index, Persisted{persist_id}, nullptr);
+  }
+  void notice(const Notice& n) override { cluster.note(index, n); }
+
+  // StateMachine.
+  Index applied() const override { return Index(node().kv.applied()); }
+  std::optional<ApplyResult> apply(const Entry& e) override {
+    if (!cluster.check_applied(index, e)) return std::nullopt;
+    return ApplyResult{};
+  }
+  void restore(const Snapshot& snapshot) override {
+    ++cluster.stats_.snapshots_installed;
+    cluster.restore_state_machine(index, snapshot);
+    if (cluster.ok() && cluster.narrate) {
+      cluster.narrate("node " + std::to_string(node().id.get()) + " installs a snapshot at index " +
+                      std::to_string(snapshot.meta.index.get()) + " (" +
+                      std::to_string(snapshot.data.size()) + " bytes)");
+    }
+  }
+
+  // Clients: a write's request_id is unused (the index says which); a read's is its id.
+  void answer_write(const ClientRef&, Index at, WriteFate fate, const ApplyResult&) override {
+    cluster.answer_write(index, at, fate);
+  }
+  void serve_read(const ClientRef& client, Index at) override {
+    cluster.serve_read(index, client.request_id, at);
+  }
+  void fail_read(const ClientRef& client, const ReadFailure& f) override {
+    cluster.fail_read(index, client.request_id, f.refusal);
+  }
+  void read_timed_out(const ClientRef& client) override {
+    cluster.fail_read(index, client.request_id, Refusal::kTimedOut);
+  }
+
+  Cluster& cluster;
+  int index;
 };
 
 Cluster::Cluster(SimConfig config)
@@ -232,9 +285,10 @@ void Cluster::start_node(int i) {
                         " cannot restart from its durable state: " + e.what());
     return;
   }
-  n.pending.clear();
-  n.sync_covers = 0;
-  n.durable_persist_id = 0;
+  n.host = std::make_unique<NodeHost>(*this, i);
+  n.pipeline = std::make_unique<Pipeline>(
+      Pipeline::Parts{n.host.get(), n.host.get(), n.host.get(), n.host.get()},
+      c.unsafe.release_before_persist);
   n.newest_persist_id = 0;
   n.applied.clear();
   n.kv = KvStore{};
@@ -337,9 +391,9 @@ void Cluster::crash(NodeId id) {
   if (n.core == nullptr) return;
   n.core.reset();
   ++n.incarnation;
-  n.pending.clear();  // unsynced writes and unsent after-persist messages are lost
-  n.sync_covers = 0;
-  n.disk.crash();
+  n.pipeline.reset();  // unsent after-persist messages and tracked requests are lost
+  n.host.reset();
+  n.disk.crash();  // and unsynced writes
   const int i = static_cast<int>(id.get() - 1);
   std::erase_if(open_reads_, [i](const auto& r) { return r.second.node == i; });
   ++stats_.crashes;
@@ -400,8 +454,16 @@ Outcome Cluster::propose(NodeId id, std::vector<std::string> commands) {
   Outcome outcome;
   const int i = static_cast<int>(id.get() - 1);
   if (!ok() || nodes_[static_cast<size_t>(i)]->core == nullptr) return outcome;
+  const size_t count = commands.size();
   step(i, Propose{std::move(commands)}, &outcome);
-  if (outcome.accepted) ++stats_.proposals_accepted;
+  if (!outcome.accepted) return outcome;
+  ++stats_.proposals_accepted;
+  // The node's client path: each command is answered when its index is applied here.
+  Node& n = *nodes_[static_cast<size_t>(i)];
+  if (n.pipeline != nullptr) {
+    n.pipeline->track_writes(outcome.first_index, outcome.term, std::vector<ClientRef>(count),
+                             now_ms_);
+  }
   return outcome;
 }
 
@@ -419,6 +481,7 @@ uint64_t Cluster::read(NodeId id, const std::string& key) {
   const KvStore::Cell* newest = global_kv_.get(key);
   open_reads_[read_id] = OpenRead{i, key, newest ? newest->index : 0};
   read_results_[read_id] = ReadResult{};
+  nodes_[static_cast<size_t>(i)]->pipeline->track_read(read_id, ClientRef{0, read_id}, now_ms_);
   step(i, ReadIndex{read_id}, nullptr);
   return read_id;
 }
@@ -489,6 +552,7 @@ std::string Cluster::report() const {
 
 void Cluster::step(int i, const Input& input, Outcome* outcome) {
   Node& n = *nodes_[static_cast<size_t>(i)];
+  if (!ok() || n.core == nullptr) return;
   const Role role_before = n.core->role();
   const Term term_before = n.core->term();
   const Index last_before = n.core->log().last_index();
@@ -502,8 +566,14 @@ void Cluster::step(int i, const Input& input, Outcome* outcome) {
   }
   check_entries_written(i, ready, last_before, last_term_before);
   if (!ok()) return;
-  handle_ready(i, std::move(ready), outcome);
+  check_ready(i, ready);
   if (!ok()) return;
+  // Before the apply, so the global committed sequence is current.
+  check_commit(i);
+  if (!ok()) return;
+  if (outcome != nullptr && ready.outcome) *outcome = *ready.outcome;
+  n.pipeline->handle(std::move(ready));
+  if (!ok() || n.core == nullptr) return;
   check_role(i, role_before, term_before);
   if (!ok()) return;
   // The host's snapshot policy: every snapshot_every applied entries.
@@ -517,12 +587,11 @@ void Cluster::step(int i, const Input& input, Outcome* outcome) {
   }
 }
 
-void Cluster::handle_ready(int i, Ready ready, Outcome* outcome) {
+// The host contract on a Ready's persist ids (ready.h): a Ready that writes gets a new, larger
+// id; one that does not repeats the newest. A restore comes with its snapshot.
+void Cluster::check_ready(int i, const Ready& ready) {
   Node& n = *nodes_[static_cast<size_t>(i)];
   const std::string who = "node " + std::to_string(n.id.get());
-
-  // The persist ids must follow ready.h: a Ready that writes gets a new, larger id; one that
-  // does not repeats the newest.
   if (ready.has_writes()) {
     if (ready.persist_id <= n.newest_persist_id) {
       fail("host contract", who + " wrote with persist_id " + std::to_string(ready.persist_id) +
@@ -535,78 +604,52 @@ void Cluster::handle_ready(int i, Ready ready, Outcome* outcome) {
                               " without writes; newest is " + std::to_string(n.newest_persist_id));
     return;
   }
-
-  // 1. PERSIST (pending until a sync completes).
-  if (ready.has_writes()) {
-    Node::PendingWrite w;
-    w.persist_id = ready.persist_id;
-    w.has_writes = true;
-    SimDisk::Write dw;
-    dw.hard_state = ready.hard_state;
-    dw.entries = std::move(ready.entries);
-    dw.snapshot = ready.snapshot;  // shares the bytes
-    dw.truncate_from = ready.truncate_from;
-    dw.compacted_through = ready.compacted_through;
-    n.disk.write(std::move(dw));
-    w.after_persist = std::move(ready.messages_after_persist);
-    n.pending.push_back(std::move(w));
-    maybe_start_sync(i);
-  } else if (!ready.messages_after_persist.empty()) {
-    if (ready.persist_id <= n.durable_persist_id) {
-      for (Message& m : ready.messages_after_persist) send(i, std::move(m));
-    } else {
-      Node::PendingWrite w;
-      w.persist_id = ready.persist_id;
-      w.after_persist = std::move(ready.messages_after_persist);
-      n.pending.push_back(std::move(w));
-    }
+  if (ready.restore_snapshot && !ready.snapshot) {
+    fail("host contract", who + " asks to restore a snapshot but gives none");
   }
-  if (!ok()) return;
+}
 
-  // 2. SEND.
-  for (Message& m : ready.messages) {
-    send(i, std::move(m));
-    if (!ok()) return;
+// Step 4 of ready.h. Honest disks never lose what they acknowledged, so a "lost entries"
+// notice about a node whose tail no test cut means the leader took a stale rejection for news.
+void Cluster::note(int i, const Notice& notice) {
+  const Node& n = *nodes_[static_cast<size_t>(i)];
+  const std::string who = "node " + std::to_string(n.id.get());
+  if (!ok()) return;
+  if (notice.kind == NoticeKind::kFollowerLostEntries && !tails_lost_.count(notice.peer)) {
+    fail("false alarm", who + ": " + notice.text);
+    return;
   }
+  if (narrate) narrate(who + ": " + notice.text);
+  notices_.emplace_back(n.id, notice);
+}
 
-  // 3. APPLY (after the commit index has been checked, so the global sequence is current).
-  check_commit(i);
+// A write proposed through propose() is answered by the pipeline when its index is applied
+// here: "applied" only if the entry there is the one proposed (same term), which must then be
+// the committed entry at that index.
+void Cluster::answer_write(int i, Index index, WriteFate fate) {
+  const Node& n = *nodes_[static_cast<size_t>(i)];
   if (!ok()) return;
-  if (ready.restore_snapshot) {
-    if (!ready.snapshot) {
-      fail("host contract", who + " asks to restore a snapshot but gives none");
-      return;
-    }
-    ++stats_.snapshots_installed;
-    restore_state_machine(i, *ready.snapshot);
-    if (!ok()) return;
-    if (narrate) {
-      narrate(who + " installs a snapshot at index " +
-              std::to_string(ready.snapshot->meta.index.get()) + " (" +
-              std::to_string(ready.snapshot->data.size()) + " bytes)");
-    }
-  }
-  check_applied(i, ready.committed);
-  if (!ok()) return;
-  serve_reads(i, ready);
-  if (!ok()) return;
-
-  if (outcome != nullptr && ready.outcome) *outcome = *ready.outcome;
-
-  // 4. LOG. Honest disks never lose what they acknowledged, so a "lost entries" notice about
-  // a node whose tail no test cut means the leader took a stale rejection for news.
-  for (Notice& notice : ready.notices) {
-    if (notice.kind == NoticeKind::kFollowerLostEntries && !tails_lost_.count(notice.peer)) {
-      fail("false alarm", who + ": " + notice.text);
-      return;
-    }
-    if (narrate) narrate(who + ": " + notice.text);
-    notices_.emplace_back(n.id, std::move(notice));
+  switch (fate) {
+    case WriteFate::kApplied:
+      ++stats_.writes_applied;
+      if (index.get() > n.applied.size()) {
+        fail("host contract", "node " + std::to_string(n.id.get()) + " answers the write at " +
+                                  std::to_string(index.get()) + " before applying it");
+      }
+      break;
+    case WriteFate::kOverwritten:
+      ++stats_.writes_overwritten;
+      break;
+    case WriteFate::kSnapshotted:
+    case WriteFate::kTimedOut:
+      ++stats_.writes_snapshotted;
+      break;
   }
 }
 
 void Cluster::send(int i, Message m) {
   const Node& n = *nodes_[static_cast<size_t>(i)];
+  if (!ok()) return;
   if (m.from != n.id || m.to.get() == 0 || m.to.get() > nodes_.size() || m.to == n.id) {
     fail("host contract",
          "node " + std::to_string(n.id.get()) + " sends a misaddressed " + describe(m));
@@ -644,12 +687,11 @@ void Cluster::send(int i, Message m) {
   }
 }
 
-void Cluster::maybe_start_sync(int i) {
+// The pipeline's Storage::begin_sync: one sync covers every write handed over so far (group
+// commit) and completes as a later event.
+void Cluster::begin_sync(int i) {
   Node& n = *nodes_[static_cast<size_t>(i)];
-  if (n.sync_covers != 0 || n.pending.empty()) return;
-  // Group commit: this sync covers every write handed over so far.
-  n.sync_covers = n.pending.size();
-  n.disk.begin_sync();  // covers exactly the writes of those items
+  n.disk.begin_sync();
   ++stats_.syncs;
   const uint64_t latency_ms =
       prng_.uniform(config_.disk_latency_min_ms, config_.disk_latency_max_ms + 1);
@@ -658,25 +700,9 @@ void Cluster::maybe_start_sync(int i) {
 
 void Cluster::complete_sync(int i) {
   Node& n = *nodes_[static_cast<size_t>(i)];
-  std::vector<Message> to_send;
-  uint64_t durable_id = n.durable_persist_id;
   if (std::optional<std::string> error = n.disk.complete_sync()) {
     fail("host contract", "node " + std::to_string(n.id.get()) + " " + *error);
   }
-  const size_t covers = std::min(n.sync_covers, n.pending.size());
-  for (size_t k = 0; k < covers; ++k) {
-    Node::PendingWrite& w = n.pending.front();
-    if (w.has_writes) durable_id = std::max(durable_id, w.persist_id);
-    for (Message& m : w.after_persist) to_send.push_back(std::move(m));
-    n.pending.pop_front();
-  }
-  // Items that only wait for a write this sync made durable go out too.
-  while (!n.pending.empty() && !n.pending.front().has_writes &&
-         n.pending.front().persist_id <= durable_id) {
-    for (Message& m : n.pending.front().after_persist) to_send.push_back(std::move(m));
-    n.pending.pop_front();
-  }
-  n.sync_covers = 0;
   if (!ok()) return;
   if (config_.log_entries_max > 0 && n.disk.entries().size() > config_.log_entries_max) {
     fail("bounded log", "node " + std::to_string(n.id.get()) + " keeps " +
@@ -686,15 +712,7 @@ void Cluster::complete_sync(int i) {
                             std::to_string(config_.log_entries_max));
     return;
   }
-  const bool advanced = durable_id > n.durable_persist_id;
-  n.durable_persist_id = durable_id;
-  for (Message& m : to_send) {
-    send(i, std::move(m));
-    if (!ok()) return;
-  }
-  if (advanced) step(i, Persisted{durable_id}, nullptr);
-  if (!ok() || n.core == nullptr) return;
-  maybe_start_sync(i);
+  n.pipeline->sync_done(n.disk.durable_seq());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -874,35 +892,36 @@ void Cluster::check_commit(int i) {
 
 // The apply order: index k only right after k - 1, only committed entries, only once they are
 // durable on this node (ready.h step 3). Applying twice shows up as an index out of order.
-void Cluster::check_applied(int i, const std::vector<Entry>& committed) {
+// Applies `e` to the node's KvStore if every check passes.
+bool Cluster::check_applied(int i, const Entry& e) {
   Node& n = *nodes_[static_cast<size_t>(i)];
+  if (!ok()) return false;
   const std::string who = "node " + std::to_string(n.id.get());
-  for (const Entry& e : committed) {
-    const uint64_t expected = n.applied.size() + 1;
-    if (e.index.get() != expected) {
-      fail("state machine safety", who + " applies " + entry_text(e) + " but expected index " +
-                                       std::to_string(expected) +
-                                       (e.index.get() < expected ? " (applied twice)" : ""));
-      return;
-    }
-    if (e.index.get() > committed_.size() || !(committed_[e.index.get() - 1] == e)) {
-      fail("state machine safety",
-           who + " applies " + entry_text(e) + " which is not the committed entry at that index");
-      return;
-    }
-    const Entry* durable = n.disk.entry_at(e.index);
-    if (durable == nullptr || !(*durable == e)) {
-      fail("host contract", who + " applies " + entry_text(e) + " before it is durable there");
-      return;
-    }
-    n.applied.push_back(e);
-    n.kv.apply(e);
-    if (n.kv.hash() != global_hash_[e.index.get() - 1]) {
-      fail("state machine safety", who + " state after applying " + entry_text(e) +
-                                       " differs from the committed state at that index");
-      return;
-    }
+  const uint64_t expected = n.applied.size() + 1;
+  if (e.index.get() != expected) {
+    fail("state machine safety", who + " applies " + entry_text(e) + " but expected index " +
+                                     std::to_string(expected) +
+                                     (e.index.get() < expected ? " (applied twice)" : ""));
+    return false;
   }
+  if (e.index.get() > committed_.size() || !(committed_[e.index.get() - 1] == e)) {
+    fail("state machine safety",
+         who + " applies " + entry_text(e) + " which is not the committed entry at that index");
+    return false;
+  }
+  const Entry* durable = n.disk.entry_at(e.index);
+  if (durable == nullptr || !(*durable == e)) {
+    fail("host contract", who + " applies " + entry_text(e) + " before it is durable there");
+    return false;
+  }
+  n.applied.push_back(e);
+  n.kv.apply(e);
+  if (n.kv.hash() != global_hash_[e.index.get() - 1]) {
+    fail("state machine safety", who + " state after applying " + entry_text(e) +
+                                     " differs from the committed state at that index");
+    return false;
+  }
+  return true;
 }
 
 void Cluster::record_committed(const Entry& e, Term term) {
@@ -960,47 +979,47 @@ void Cluster::restore_state_machine(int i, const Snapshot& snapshot) {
 // as the state machine holds it now, which must include every write known committed when the
 // read was invoked (a read may return w iff w committed before the answer and no newer write
 // to the key committed before the invocation; values are unique, so indices compare them).
-void Cluster::serve_reads(int i, const Ready& ready) {
+void Cluster::serve_read(int i, uint64_t read_id, Index read_index) {
   Node& n = *nodes_[static_cast<size_t>(i)];
   const std::string who = "node " + std::to_string(n.id.get());
-  for (const ReadState& rs : ready.reads) {
-    auto it = open_reads_.find(rs.id);
-    if (it == open_reads_.end() || it->second.node != i) {
-      fail("host contract", who + " answers read " + std::to_string(rs.id) + " it was not asked");
-      return;
-    }
-    if (n.kv.applied() < rs.index.get()) {
-      fail("linearizability", who + " serves read " + std::to_string(rs.id) + " at index " +
-                                  std::to_string(rs.index.get()) + " having applied only " +
-                                  std::to_string(n.kv.applied()));
-      return;
-    }
-    const KvStore::Cell* cell = n.kv.get(it->second.key);
-    const uint64_t index = cell ? cell->index : 0;
-    if (index < it->second.index_min) {
-      fail("linearizability", who + " serves a stale read of \"" + it->second.key +
-                                  "\": the value written at " + std::to_string(index) +
-                                  ", but the write at " + std::to_string(it->second.index_min) +
-                                  " committed before the read began");
-      return;
-    }
-    ReadResult& r = read_results_[rs.id];
-    r.done = true;
-    r.served = true;
-    r.value = cell ? cell->value : std::string();
-    r.value_index = index;
-    open_reads_.erase(it);
-    ++stats_.reads_served;
+  auto it = open_reads_.find(read_id);
+  if (!ok()) return;
+  if (it == open_reads_.end() || it->second.node != i) {
+    fail("host contract", who + " answers read " + std::to_string(read_id) + " it was not asked");
+    return;
   }
-  for (const ReadFailure& f : ready.reads_failed) {
-    auto it = open_reads_.find(f.id);
-    if (it == open_reads_.end() || it->second.node != i) continue;
-    ReadResult& r = read_results_[f.id];
-    r.done = true;
-    r.refusal = f.refusal;
-    open_reads_.erase(it);
-    ++stats_.reads_failed;
+  if (n.kv.applied() < read_index.get()) {
+    fail("linearizability", who + " serves read " + std::to_string(read_id) + " at index " +
+                                std::to_string(read_index.get()) + " having applied only " +
+                                std::to_string(n.kv.applied()));
+    return;
   }
+  const KvStore::Cell* cell = n.kv.get(it->second.key);
+  const uint64_t index = cell ? cell->index : 0;
+  if (index < it->second.index_min) {
+    fail("linearizability", who + " serves a stale read of \"" + it->second.key +
+                                "\": the value written at " + std::to_string(index) +
+                                ", but the write at " + std::to_string(it->second.index_min) +
+                                " committed before the read began");
+    return;
+  }
+  ReadResult& r = read_results_[read_id];
+  r.done = true;
+  r.served = true;
+  r.value = cell ? cell->value : std::string();
+  r.value_index = index;
+  open_reads_.erase(it);
+  ++stats_.reads_served;
+}
+
+void Cluster::fail_read(int i, uint64_t read_id, Refusal refusal) {
+  auto it = open_reads_.find(read_id);
+  if (it == open_reads_.end() || it->second.node != i) return;
+  ReadResult& r = read_results_[read_id];
+  r.done = true;
+  r.refusal = refusal;
+  open_reads_.erase(it);
+  ++stats_.reads_failed;
 }
 
 // Persist before send (ready.h step 2, Figure 2 "respond to RPCs only after updating stable

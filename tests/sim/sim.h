@@ -5,17 +5,18 @@
 // completing) sits in one queue ordered by (time, sequence number), and every random choice is
 // drawn from Prngs derived from the run seed, so a run replays exactly from its seed.
 //
-// The host side of node/ready.h is implemented here and nowhere else in the simulator:
-//   1. PERSIST: a Ready's writes go to the node's pending list; a sync starts when the disk is
-//      idle and covers every pending write (group commit); when it completes the writes become
-//      durable, the after-persist messages of every covered Ready are sent and Persisted{id} is
-//      stepped.
-//   2. SEND: `messages` go to the network at once.
-//   3. APPLY: `restore_snapshot` replaces the node's state machine (a KvStore) with the
-//      snapshot's bytes; `committed` is applied to it and appended to the node's applied
-//      sequence; `reads` are answered from it and checked for linearizability.
-//   4. LOG: `notices` are kept (notices()) and narrated; a leader's "follower lost entries"
-//      about a node whose disk no test cut (lose_tail) is a violation.
+// The host side of node/ready.h is the node's own: each simulated node runs node/pipeline.h's
+// Pipeline, the code the node process runs, over adapters (sim.cc's NodeHost):
+//   Storage       SimDisk: a Ready's writes go to the disk's pending list; a sync covers every
+//                 pending write (group commit) and completes later, as a simulated event, so
+//                 held messages_after_persist and Persisted are simulated too.
+//   Outbox        the simulated network (checked: votes leave only once durable), Persisted
+//                 back into the core, notices (kept in notices(); a leader's "follower lost
+//                 entries" about a node whose disk no test cut (lose_tail) is a violation).
+//   StateMachine  a KvStore; each applied entry is checked against the committed sequence and
+//                 the node's durable log, each restored snapshot against the committed state.
+//   Clients       propose() and read() are tracked by the pipeline like the node's clients
+//                 (answered by index and term); served reads are checked for linearizability.
 // Every snapshot_every applied entries the host snapshots its state machine (SnapshotTaken);
 // a restart restores the state machine from the durable snapshot and the core from
 // Restored{hard state, log, snapshot}.
@@ -40,6 +41,7 @@
 #include "node/config.h"
 #include "node/core.h"
 #include "node/message.h"
+#include "node/pipeline.h"
 #include "node/prng.h"
 #include "node/ready.h"
 #include "node/types.h"
@@ -131,6 +133,10 @@ struct Stats {
   uint64_t reads_failed = 0;
   uint64_t transfers_accepted = 0;
   uint64_t config_changes_accepted = 0;
+  // Answers to propose()'s commands through the pipeline's client path.
+  uint64_t writes_applied = 0;      // their entry was applied at this node
+  uint64_t writes_overwritten = 0;  // another leader's entry took their index
+  uint64_t writes_snapshotted = 0;  // a restored snapshot covered them first
 };
 
 /// The fate of one read issued through Cluster::read.
@@ -174,7 +180,7 @@ class Cluster {
   void restart(NodeId id);  // a new core from the durable state
   /// Outside Raft's assumptions, deliberately: a crashed node's durable entries >= `from`
   /// vanish (SimDisk::lose_tail). Only tests that model a hand-cut WAL call it; it is what
-  /// makes a leader's "follower lost entries" notice legitimate (checked in handle_ready).
+  /// makes a leader's "follower lost entries" notice legitimate (checked in note).
   /// False if the node is up or its disk refuses. Checks that every committed entry is still
   /// durable on a majority.
   bool lose_tail(NodeId id, Index from);
@@ -230,6 +236,7 @@ class Cluster {
 
  private:
   struct Node;
+  struct NodeHost;
   struct Event;
   enum class EventKind : uint8_t { kTick, kDeliver, kSyncDone };
 
@@ -239,20 +246,23 @@ class Cluster {
   void start_node(int i);
   void step(int i, const Input& input, Outcome* outcome);
   void step_request(NodeId id, const Input& input, Outcome* outcome);
-  void handle_ready(int i, Ready ready, Outcome* outcome);
+  void check_ready(int i, const Ready& ready);
   void send(int i, Message m);
-  void maybe_start_sync(int i);
+  void begin_sync(int i);
   void complete_sync(int i);
+  void note(int i, const Notice& notice);
+  void answer_write(int i, Index index, WriteFate fate);
   void refresh_partition();
 
   // Checkers (sim.cc). Each returns quietly or records a violation.
   void check_entries_written(int i, const Ready& ready, Index last_before, Term last_term_before);
   void check_role(int i, Role role_before, Term term_before);
   void check_commit(int i);
-  void check_applied(int i, const std::vector<Entry>& committed);
+  bool check_applied(int i, const Entry& e);
   void check_before_send(int i, const Message& m);
   void restore_state_machine(int i, const Snapshot& snapshot);
-  void serve_reads(int i, const Ready& ready);
+  void serve_read(int i, uint64_t read_id, Index index);
+  void fail_read(int i, uint64_t read_id, Refusal refusal);
   void record_committed(const Entry& e, Term term);
   bool durable_on_majority(size_t k) const;
 

@@ -67,6 +67,8 @@ class SimDisk {
   /// Writes not yet durable (the in-flight sync's first), in issue order.
   const std::deque<Write>& pending() const { return pending_; }
   uint64_t durable_seq() const { return durable_seq_; }
+  /// The newest write queued and not lost in a crash (durable_seq() when none waits).
+  uint64_t written_seq() const { return pending_.empty() ? durable_seq_ : pending_.back().seq; }
 
   /// Applies one write to a durable state as the disk does (used by tests to replay a prefix
   /// of the pending writes). Returns an error description instead of applying a gap.

@@ -1,0 +1,192 @@
+// A node process's storage (see node_storage.h).
+#include "cmd/node_process/node_storage.h"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "cmd/cluster/contract.h"
+#include "cmd/node_process/event_log.h"
+#include "persist/io.h"
+
+namespace raftlab::lab {
+
+std::optional<persist::NodeStorage> open_storage(NodeId id, const std::string& node_dir,
+                                                 bool fsync) {
+  persist::WalOptions wal_options;
+  wal_options.fsync = fsync;
+  try {
+    return persist::open_node_storage(node_dir, wal_options);
+  } catch (const persist::CorruptionError& e) {
+    // what() already names the file and the offset: say it once.
+    log_line(id, std::string("refusing to start: corrupt WAL: ") + e.what() +
+                     " (inspect it with `raftlab log dump " + std::to_string(id.get()) + "`)");
+  } catch (const std::exception& e) {
+    log_line(id, std::string("refusing to start: cannot open storage: ") + e.what());
+  }
+  return std::nullopt;
+}
+
+// The commit index is volatile state in Raft (Figure 2): a log whose tail was lost (a torn write,
+// a hand truncation) can hold a commit beyond its last entry. Take the last entry then; the
+// leader brings the rest (and the lost tail) back.
+Restored restored_state(NodeId id, persist::NodeStorage& storage) {
+  for (const persist::Warning& w : storage.recovered.warnings) {
+    log_line(id, "recovery: " + w.message);
+  }
+  Restored restored;
+  restored.hard_state = storage.recovered.hard_state;
+  restored.entries = std::move(storage.recovered.entries);
+  const Index snapshot_index =
+      storage.recovered.snapshot ? storage.recovered.snapshot->index : Index(0);
+  const Index last = restored.entries.empty() ? snapshot_index : restored.entries.back().index;
+  Index& commit = restored.hard_state.commit;
+  if (commit > last) {
+    log_line(id, "recovery: the stored commit " + std::to_string(commit.get()) +
+                     " is beyond the log's last index " + std::to_string(last.get()) +
+                     " (its tail was lost): starting from commit " + std::to_string(last.get()));
+    commit = last;
+  }
+  if (storage.recovered.snapshot) {
+    restored.snapshot = Snapshot{*storage.recovered.snapshot, Payload(storage.snapshot_data)};
+  }
+  return restored;
+}
+
+struct WalStorage::SyncWork {
+  uv_work_t req{};  // req.data points to this
+  WalStorage* storage = nullptr;
+  persist::SyncJob job;
+};
+
+struct WalStorage::SnapshotWork {
+  uv_work_t req{};  // req.data points to this
+  WalStorage* storage = nullptr;
+  std::string dir;
+  Snapshot snapshot;
+  bool fsync = true;
+  std::string error;  // set by the worker
+};
+
+WalStorage::WalStorage(NodeId id, uv_loop_t* loop, std::unique_ptr<persist::Wal> wal,
+                       std::string node_dir, bool fsync, Index durable_snapshot_index,
+                       Callbacks callbacks)
+    : id_(id),
+      loop_(loop),
+      wal_(std::move(wal)),
+      snap_dir_(std::move(node_dir) + "/" + std::string(kSnapDir)),
+      fsync_(fsync),
+      callbacks_(std::move(callbacks)),
+      durable_snapshot_index_(durable_snapshot_index) {}
+
+// Step 1 of ready.h, in its order.
+void WalStorage::write(Ready& ready) {
+  try {
+    if (ready.snapshot && !ready.restore_snapshot) {
+      // Our own snapshot: the log it covers is still in the WAL, so nothing is lost if it
+      // is not durable yet.
+      start_snapshot_save(*ready.snapshot);
+    } else if (ready.snapshot) {
+      save_leader_snapshot(*ready.snapshot);
+    } else if (ready.truncate_from &&
+               (ready.entries.empty() || ready.entries.front().index != *ready.truncate_from)) {
+      log_line(id_, "truncate_from " + std::to_string(ready.truncate_from->get()) +
+                        " without a snapshot or entries at it; the next entries truncate instead");
+    }
+    if (ready.compacted_through) {
+      // Only segments wholly below a durable snapshot go (Wal removes closed, durable
+      // segments only), never past the newest durable one (an own snapshot may be in flight).
+      wal_->remove_segments_below(std::min(*ready.compacted_through, durable_snapshot_index_));
+    }
+    if (ready.hard_state || !ready.entries.empty()) wal_->write(ready.hard_state, ready.entries);
+  } catch (const std::exception& e) {
+    callbacks_.fatal(std::string("cannot persist: ") + e.what());
+  }
+}
+
+// A leader's snapshot replaces our state: synchronous, durable before the WAL mark. The mark
+// also drops stored entries that do not continue the snapshot (the truncate_from of an
+// InstallSnapshot that replaced the whole log).
+void WalStorage::save_leader_snapshot(const Snapshot& snapshot) {
+  persist::save_snapshot(snap_dir_, snapshot.meta, snapshot.data.str(), fsync_);
+  wal_->append_snapshot_mark({snapshot.meta.index, snapshot.meta.term});
+  durable_snapshot_index_ = std::max(durable_snapshot_index_, snapshot.meta.index);
+}
+
+void WalStorage::begin_sync() {
+  auto* work = new SyncWork;
+  work->req.data = work;
+  work->storage = this;
+  try {
+    // begin_sync writes the buffered records out (and may start a segment): ENOSPC shows here.
+    work->job = wal_->begin_sync();
+  } catch (const std::exception& e) {
+    delete work;
+    callbacks_.fatal(std::string("cannot write the WAL: ") + e.what());
+    return;
+  }
+  uv_queue_work(
+      loop_, &work->req,
+      [](uv_work_t* req) { static_cast<SyncWork*>(req->data)->job.run(); },  // worker thread
+      [](uv_work_t* req, int) {
+        std::unique_ptr<SyncWork> w(static_cast<SyncWork*>(req->data));
+        WalStorage* self = w->storage;
+        uint64_t durable_seq = 0;
+        try {
+          durable_seq = self->wal_->finish_sync(std::move(w->job));
+        } catch (const std::exception& e) {
+          // A failed fsync is fatal (wal.h): the kernel may have dropped the pages.
+          self->callbacks_.fatal(std::string("sync failed: ") + e.what());
+          return;
+        }
+        self->callbacks_.synced(durable_seq);
+      });
+}
+
+// A large state machine takes a while to write and fsync: a worker does it.
+void WalStorage::start_snapshot_save(const Snapshot& snapshot) {
+  auto* work = new SnapshotWork;
+  work->req.data = work;
+  work->storage = this;
+  work->dir = snap_dir_;
+  work->snapshot = snapshot;  // shares the bytes with the core
+  work->fsync = fsync_;
+  snapshot_save_in_flight_ = true;
+  uv_queue_work(
+      loop_, &work->req,
+      [](uv_work_t* req) {  // worker thread: touches only the work item
+        auto* w = static_cast<SnapshotWork*>(req->data);
+        try {
+          persist::save_snapshot(w->dir, w->snapshot.meta, w->snapshot.data.str(), w->fsync);
+        } catch (const std::exception& e) {
+          w->error = e.what();
+        }
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<SnapshotWork> w(static_cast<SnapshotWork*>(req->data));
+        w->storage->snapshot_save_in_flight_ = false;
+        w->storage->callbacks_.snapshot_saved(w->snapshot.meta, w->error);
+      });
+}
+
+void WalStorage::mark_snapshot(const SnapshotMeta& meta, Index log_first_index) {
+  if (meta.index <= durable_snapshot_index_) return;  // a leader's newer snapshot came first
+  try {
+    wal_->append_snapshot_mark({meta.index, meta.term});
+    durable_snapshot_index_ = meta.index;
+    wal_->remove_segments_below(std::min(meta.index, log_first_index - 1));
+  } catch (const std::exception& e) {
+    callbacks_.fatal(std::string("cannot persist: ") + e.what());
+  }
+}
+
+std::string WalStorage::final_sync() {
+  try {
+    if (wal_->written_seq() > wal_->durable_seq()) wal_->sync();
+  } catch (const std::exception& e) {
+    return std::string("final sync failed: ") + e.what();
+  }
+  return {};
+}
+
+}  // namespace raftlab::lab

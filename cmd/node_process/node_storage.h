@@ -1,0 +1,74 @@
+// A node process's storage: opening DIR/n<ID> (its WAL and snapshots, directory names from
+// cmd/cluster/contract.h) and the Storage of node/pipeline.h over them.
+//
+// WalStorage: entries and hard state go to the Wal's buffer; a group commit
+// (Wal::begin_sync) runs on a libuv worker, at most one at a time (the pipeline starts the
+// next). A leader's snapshot is saved synchronously (durable before the WAL mark naming it);
+// the node's own snapshot is saved on a worker, and the WAL mark and the removal of covered
+// segments wait for it. Every I/O error goes to `fatal`: nothing unsynced was acknowledged,
+// so stopping loses nothing.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "node/core.h"
+#include "node/pipeline.h"
+#include "persist/snapshot.h"
+#include "persist/wal.h"
+
+namespace raftlab::lab {
+
+/// Opens the node's WAL and newest snapshot. Logs why and returns nullopt when it cannot
+/// (a corrupt WAL, an unreadable directory).
+std::optional<persist::NodeStorage> open_storage(NodeId id, const std::string& node_dir,
+                                                 bool fsync);
+
+/// The state the core restarts from; the commit is clamped to the log's end (a lost tail).
+Restored restored_state(NodeId id, persist::NodeStorage& storage);
+
+class WalStorage final : public Storage {
+ public:
+  struct Callbacks {
+    std::function<void(const std::string&)> fatal;  // logs, exits 4; never returns
+    std::function<void(uint64_t durable_seq)> synced;
+    std::function<void(const SnapshotMeta&, const std::string& error)> snapshot_saved;
+  };
+  WalStorage(NodeId id, uv_loop_t* loop, std::unique_ptr<persist::Wal> wal, std::string node_dir,
+             bool fsync, Index durable_snapshot_index, Callbacks callbacks);
+
+  void write(Ready& ready) override;
+  uint64_t written_seq() const override { return wal_->written_seq(); }
+  uint64_t durable_seq() const override { return wal_->durable_seq(); }
+  void begin_sync() override;
+
+  bool snapshot_save_in_flight() const { return snapshot_save_in_flight_; }
+  /// The node's own snapshot is durable: the WAL marks it and drops the segments below both
+  /// it and the core's log (log_first_index).
+  void mark_snapshot(const SnapshotMeta& meta, Index log_first_index);
+  Index durable_snapshot_index() const { return durable_snapshot_index_; }
+  /// At shutdown: syncs what is left, on this thread. Returns an error, or "".
+  std::string final_sync();
+
+ private:
+  struct SyncWork;
+  struct SnapshotWork;
+  void start_snapshot_save(const Snapshot& snapshot);
+  void save_leader_snapshot(const Snapshot& snapshot);
+
+  NodeId id_;
+  uv_loop_t* loop_;
+  std::unique_ptr<persist::Wal> wal_;
+  std::string snap_dir_;
+  bool fsync_ = true;
+  Callbacks callbacks_;
+  bool snapshot_save_in_flight_ = false;  // own snapshots: one at a time
+  Index durable_snapshot_index_;  // newest snapshot known durable (WAL segments below may go)
+};
+
+}  // namespace raftlab::lab
