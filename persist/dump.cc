@@ -228,9 +228,9 @@ void scan_segment(DumpSegment& s, const std::string& bytes, bool newest, LogCurs
 
 DumpReport dump_wal(const std::string& path, Index from, Index to) {
   DumpReport report;
-  if (is_directory(join_path(path, "wal"))) {
-    report.wal_dir = join_path(path, "wal");
-    report.snap_dir = join_path(path, "snap");
+  if (is_directory(join_path(path, std::string(kWalDir)))) {
+    report.wal_dir = join_path(path, std::string(kWalDir));
+    report.snap_dir = join_path(path, std::string(kSnapDir));
   } else if (is_directory(path)) {
     report.wal_dir = path;
   } else {

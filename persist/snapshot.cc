@@ -145,10 +145,12 @@ NodeStorage open_node_storage(const std::string& data_dir, const WalOptions& opt
   make_directory(data_dir);
   NodeStorage storage;
   std::vector<Warning> warnings;
-  std::optional<Snapshot> snap = load_newest_snapshot(join_path(data_dir, "snap"), &warnings);
+  std::optional<Snapshot> snap =
+      load_newest_snapshot(join_path(data_dir, std::string(kSnapDir)), &warnings);
   std::optional<SnapshotMeta> meta;
   if (snap) meta = snap->meta;
-  storage.wal = Wal::open(join_path(data_dir, "wal"), options, meta, &storage.recovered);
+  storage.wal =
+      Wal::open(join_path(data_dir, std::string(kWalDir)), options, meta, &storage.recovered);
   if (snap) {
     storage.snapshot_data = std::move(snap->data);
     // Segments wholly below the snapshot may still be there if we crashed before removing them.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "node/types.h"
+#include "persist/layout.h"
 #include "persist/wal.h"
 
 namespace raftlab::persist {

@@ -56,6 +56,8 @@
 
 #include <string_view>
 
+#include "persist/layout.h"
+
 namespace raftlab::lab {
 
 constexpr int kClusterJsonVersion = 1;
@@ -67,8 +69,8 @@ constexpr std::string_view kPidFile = "pid";
 constexpr std::string_view kNodeLog = "node.log";
 constexpr std::string_view kAdminSocket = "admin.sock";
 constexpr std::string_view kEventsFile = "events.jsonl";
-constexpr std::string_view kWalDir = "wal";
-constexpr std::string_view kSnapDir = "snap";
+using persist::kSnapDir;  // persist/layout.h names the node's data directories
+using persist::kWalDir;
 constexpr std::string_view kDefaultDir = "raftlab-data";
 constexpr std::string_view kDirEnv = "RAFTLAB_DIR";
 constexpr size_t kAdminLineBytesMax = 1 << 20;  // one request or answer line
