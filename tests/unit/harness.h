@@ -1,6 +1,8 @@
 // A small hand-driven cluster for unit and transcript tests: nodes persist synchronously,
 // messages wait in a mailbox until a test delivers them, and every Ready can be printed.
 // The randomized, faulty world lives in tests/sim/; this one does only what a test says.
+// Each node's Readys go through the node's own Pipeline (node/pipeline.h), the code the node
+// process runs, over an in-memory adapter whose every sync completes as soon as it starts.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +15,11 @@
 #include <vector>
 
 #include "node/core.h"
+#include "node/pipeline.h"
 
 namespace raftlab::testing {
+
+class HarnessHost;  // the node's Storage, Outbox, StateMachine and Clients (harness.cc)
 
 struct HarnessNode {
   std::unique_ptr<Core> core;
@@ -28,12 +33,19 @@ struct HarnessNode {
   std::vector<Notice> notices;    // every notice its Readys carried, in order
   std::vector<NodeId> bootstrap;  // Config::voters it starts from
   bool up = true;
+  // Volatile like the core: replaced at every restart. The pipeline points into the host, so
+  // it is declared after it (and destroyed first).
+  std::unique_ptr<HarnessHost> host;
+  std::unique_ptr<Pipeline> pipeline;
 };
 
 class Harness {
  public:
   /// Adds `count` nodes with ids 1..count sharing `base` (id and voters are filled in).
   explicit Harness(int count, Config base = default_config());
+  ~Harness();                        // out of line: HarnessHost is complete only in harness.cc
+  Harness(const Harness&) = delete;  // each host points back at its harness
+  Harness& operator=(const Harness&) = delete;
   /// Adds a node outside the configuration (a server waiting to be added, thesis §4.2.1).
   void add_spare(int id);
 
@@ -47,8 +59,8 @@ class Harness {
   HarnessNode& node(int id) { return nodes_.at(id); }
   std::vector<int> ids() const;
 
-  /// Steps `input` into node `id` and handles the Ready chain (persist at once, queue sends,
-  /// apply, report Persisted). Returns the printed Readys when `trace` is on.
+  /// Steps `input` into node `id` and runs the Ready chain through the node's pipeline
+  /// (persist at once, queue sends, apply, step Persisted). Prints it when `trace` is on.
   void step(int id, const Input& input);
 
   void tick(int id, int count = 1);
@@ -94,7 +106,10 @@ class Harness {
   uint64_t rejections_delivered() const { return rejections_; }
 
  private:
-  void handle(int id, Ready ready);
+  friend class HarnessHost;  // prints, fills the mailbox and steps Persisted
+  // Hands a Ready to the node's pipeline and completes the syncs it starts.
+  void run_pipeline(int id, Ready&& ready);
+  void complete_syncs(int id);
   void print(const std::string& line);
 
   Config base_;
