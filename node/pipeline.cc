@@ -26,13 +26,14 @@ void Pipeline::handle(Ready ready) {
   start_sync_if_idle();
 }
 
-// Step 1. The writes are issued and the sync started before anything is sent, so the disk
-// works while the messages go out.
+// Step 1. The writes are issued (buffered); the sync starts only at the end of handle(),
+// after the messages went out: starting it writes the buffered records to the file on this
+// thread, and a leader's AppendEntries should not wait for that (measured: 64 clients lost
+// about 10% of their throughput when the sync started first).
 void Pipeline::persist(Ready& ready) {
   if (ready.has_writes()) {
     parts_.storage->write(ready);
     unsynced_.emplace_back(ready.persist_id, parts_.storage->written_seq());
-    begin_sync_if_idle();
   }
   if (ready.messages_after_persist.empty()) return;
   if (release_before_persist_ || ready.persist_id <= durable_persist_id_) {
