@@ -7,11 +7,13 @@
 #include <utility>
 #include <vector>
 
+#include "node/trace.h"
+
 namespace raftlab::net {
 namespace {
 
 constexpr uint64_t kHelloTag = 0;
-constexpr size_t kRaftFields = 24;  // elements of a raft message array (wire.h)
+constexpr size_t kRaftFields = 26;  // elements of a raft message array (wire.h)
 constexpr size_t kHelloFields = 5;
 constexpr size_t kEntryFields = 4;
 constexpr size_t kSnapshotFields = 4;
@@ -231,7 +233,14 @@ Decoded decode_raft(Reader& r, uint64_t tag, std::string& error) {
   m.context = r.u64();
   m.read_index = Index(r.u64());
   m.transfer = r.boolean();
+  const uint64_t vote_why = r.u64();
+  m.trace_seq = r.u64();
   if (!r.ok()) return d;
+  if (vote_why >= static_cast<uint64_t>(kVoteWhyCount)) {
+    d.error = "message: unknown vote refusal " + std::to_string(vote_why);
+    return d;
+  }
+  m.vote_why = static_cast<uint8_t>(vote_why);
   if (!m.from || !m.to) {
     d.error = "message: node id 0";
     return d;
@@ -465,6 +474,8 @@ std::string encode(const Message& m) {
   p.pack_uint64(m.context);
   p.pack_uint64(m.read_index.get());
   p.pack(m.transfer);
+  p.pack_uint64(m.vote_why);
+  p.pack_uint64(m.trace_seq);
   return out;
 }
 

@@ -14,7 +14,7 @@
 //            [[term, index, entry_type, data], ...], commit, last_log_index, last_log_term,
 //            reject, match_index, conflict_term, conflict_index, rejected_index, last_index,
 //            [snapshot_index, snapshot_term, [voters], [learners]], offset, chunk, done,
-//            context, read_index, transfer]
+//            context, read_index, transfer, vote_why, trace_seq]
 //   client request:  [100, version, request_id, op, client, seq, key, value, expected, stale]
 //   client response: [101, version, request_id, status, value or nil, leader, leader_port,
 //                     index, error]
@@ -41,6 +41,9 @@
 
 namespace raftlab::net {
 
+// Still 1 with vote_why and trace_seq added: every node of a cluster runs one binary, a raft
+// message of the other length fails the decoder's field count check, and the hello and client
+// layouts, which did not change, keep working between a rebuilt CLI and a running cluster.
 constexpr uint32_t kWireVersion = 1;
 constexpr size_t kFrameHeaderBytes = 4;             // u32 length
 constexpr uint32_t kFrameBytesMax = 16u << 20;      // payload bytes in one frame

@@ -79,6 +79,8 @@ struct Config {
 
   uint64_t seed = 0;  // the core's only source of randomness (election jitter)
 
+  bool trace = false;  // report decisions as Ready::trace (node/trace.h)
+
 #ifdef NDEBUG
   bool check_invariants = false;
 #else

@@ -174,7 +174,14 @@ bool Core::committed_in_term() const {
 // The single entry point.
 
 Ready Core::step(const Input& input) {
-  ready_ = Ready{};
+  if (tracing()) {
+    // The first step also carries what the constructor decided (its role and timeout).
+    std::vector<TraceEvent> carried = std::move(ready_.trace);
+    ready_ = Ready{};
+    ready_.trace = std::move(carried);
+  } else {
+    ready_ = Ready{};
+  }
   std::visit(
       [this](const auto& in) {
         using T = std::decay_t<decltype(in)>;
@@ -203,11 +210,13 @@ Ready Core::step(const Input& input) {
   // A leader removed from the configuration leads until the change commits (thesis §4.2.2),
   // then steps down.
   if (role_ == Role::kLeader && !self_is_voter() && commit_ >= config_index_) {
+    if (tracing()) trace({.kind = TraceKind::kStepDown, .text = "removed from the configuration"});
     become_follower(term_, kNoNode);
   }
 
   // Apply: committed entries, in order, once each, and only once durable here (ready.h, 3).
   const Index apply_to = std::min(commit_, durable_index_);
+  if (tracing() && applied_ < apply_to) trace_config_applied(applied_ + 1, apply_to);
   while (applied_ < apply_to) {
     applied_ = applied_ + 1;
     ready_.committed.push_back(log_.at(applied_));
@@ -264,6 +273,9 @@ void Core::on_tick() {
     if (transfer_target_ && ++transfer_elapsed_ >= config_.election_ticks_min) {
       // The target did not take over within an election timeout: resume (braft#264 is what
       // happens when this is forgotten: a leader that refuses writes forever).
+      if (tracing()) {
+        trace({.kind = TraceKind::kTransfer, .peer = transfer_target_, .text = "abort: timed out"});
+      }
       transfer_target_ = kNoNode;
     }
     // CheckQuorum: once per election timeout, a leader that has not heard from a majority
@@ -286,6 +298,7 @@ void Core::on_tick() {
   // learner or a removed server never does.
   if (election_elapsed_ >= election_timeout_) {
     if (may_campaign()) {
+      if (tracing()) trace({.kind = TraceKind::kTimeoutFired, .value = election_elapsed_});
       campaign();
     } else {
       reset_election_timer();
@@ -312,6 +325,7 @@ void Core::on_receive(const Message& m) {
       // §4.2.3 / thesis §9.6: while this node still hears from a leader, a request to vote in a
       // later term comes from a node that cannot see that leader; ignore it so a partitioned or
       // removed node cannot disrupt the cluster. A transfer's campaign is invited: it passes.
+      if (tracing()) trace_vote(m, false, VoteWhy::kLease);  // refused, though unanswered
       return;
     }
     if (m.type == MessageType::kPreVote) {
@@ -322,28 +336,16 @@ void Core::on_receive(const Message& m) {
       const bool from_leader =
           m.type == MessageType::kAppendEntries || m.type == MessageType::kHeartbeat ||
           m.type == MessageType::kInstallSnapshot || m.type == MessageType::kTimeoutNow;
+      if (tracing() && role_ == Role::kLeader) {
+        trace({.kind = TraceKind::kStepDown,
+               .peer = m.from,
+               .term = m.term,
+               .text = "higher term " + str(m.term.get()) + " from " + str(m.from.get())});
+      }
       become_follower(m.term, from_leader ? m.from : kNoNode);
     }
   } else if (m.term < term_) {
-    if (m.type == MessageType::kAppendEntries || m.type == MessageType::kHeartbeat ||
-        m.type == MessageType::kInstallSnapshot) {
-      // Figure 2: answer a stale leader with our term so it steps down. Without this, a leader
-      // deposed while partitioned (PreVote keeps the others' terms still, the lease makes them
-      // ignore its vote requests) would never learn of the new term.
-      Message r;
-      r.type = MessageType::kAppendEntriesResponse;
-      r.to = m.from;
-      r.term = term_;
-      r.reject = true;
-      send(std::move(r));
-    } else if (m.type == MessageType::kPreVote) {
-      Message r;
-      r.type = MessageType::kPreVoteResponse;
-      r.to = m.from;
-      r.term = term_;
-      r.reject = true;
-      send(std::move(r));
-    }
+    answer_stale_term(m);
     return;  // everything else from an old term is stale
   }
 
@@ -365,20 +367,47 @@ void Core::on_receive(const Message& m) {
   }
 }
 
+// A message from an earlier term: only a stale leader and a pre-candidate hear back.
+void Core::answer_stale_term(const Message& m) {
+  if (m.type == MessageType::kAppendEntries || m.type == MessageType::kHeartbeat ||
+      m.type == MessageType::kInstallSnapshot) {
+    // Figure 2: answer a stale leader with our term so it steps down. Without this, a leader
+    // deposed while partitioned (PreVote keeps the others' terms still, the lease makes them
+    // ignore its vote requests) would never learn of the new term.
+    Message r;
+    r.type = MessageType::kAppendEntriesResponse;
+    r.to = m.from;
+    r.term = term_;
+    r.reject = true;
+    send(std::move(r));
+  } else if (m.type == MessageType::kPreVote) {
+    Message r;
+    r.type = MessageType::kPreVoteResponse;
+    r.to = m.from;
+    r.term = term_;
+    r.reject = true;
+    r.vote_why = static_cast<uint8_t>(VoteWhy::kStaleTerm);
+    send(std::move(r));
+    if (tracing()) trace_vote(m, false, VoteWhy::kStaleTerm);
+  } else if (m.type == MessageType::kRequestVote && tracing()) {
+    trace_vote(m, false, VoteWhy::kStaleTerm);  // refused, though unanswered
+  }
+}
+
 void Core::step_follower(const Message& m) {
   switch (m.type) {
     case MessageType::kAppendEntries:
-      leader_ = m.from;
+      note_leader(m.from);
       reset_election_timer();
       handle_append_entries(m);
       break;
     case MessageType::kHeartbeat:
-      leader_ = m.from;
+      note_leader(m.from);
       reset_election_timer();
       handle_heartbeat(m);
       break;
     case MessageType::kInstallSnapshot:
-      leader_ = m.from;
+      note_leader(m.from);
       reset_election_timer();
       handle_install_snapshot(m);
       break;
@@ -386,6 +415,9 @@ void Core::step_follower(const Message& m) {
       // Thesis §3.10: the leader hands over; campaign at once, skipping PreVote, with a
       // request that other servers' leases let through.
       leader_ = m.from;
+      if (tracing()) {
+        trace({.kind = TraceKind::kTransfer, .peer = config_.id, .text = "timeout now received"});
+      }
       if (self_is_voter()) {
         become_candidate(true);
         tally_votes();
@@ -478,6 +510,20 @@ void Core::append_local(std::vector<Entry> entries) {
     log_.append(std::move(e));
     on_entry_appended(log_.at(log_.last_index()));
   }
+  // A moved-from Entry keeps its index: the appended range is front's index to the log's end.
+  if (tracing() && !entries.empty()) trace_appended(entries.front().index, log_.last_index());
+}
+
+void Core::trace_appended(Index first, Index last) {
+  const NodeId from = role_ == Role::kLeader ? kNoNode : leader_;
+  Index run_first = first;
+  for (Index i = first; i <= last; i = i + 1) {
+    const Term term = log_.at(i).term;
+    if (i < last && log_.at(i + 1).term == term) continue;
+    trace(
+        {.kind = TraceKind::kAppended, .peer = from, .term = term, .first = run_first, .last = i});
+    run_first = i + 1;
+  }
 }
 
 void Core::truncate_local(Index from) {
@@ -493,6 +539,7 @@ void Core::advance_commit(Index commit) {
   if (commit > log_.last_index()) fail("commit beyond the last index");
   const Index old = commit_;
   commit_ = commit;
+  if (tracing()) trace({.kind = TraceKind::kCommit, .first = old, .last = commit_});
   if (config_.unsafe.config_on_commit) {
     // The planted bug: configurations take effect only once committed.
     for (Index i = old + 1; i <= commit_; i = i + 1) {

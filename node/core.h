@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "node/config.h"
@@ -15,13 +16,10 @@
 #include "node/prng.h"
 #include "node/progress.h"
 #include "node/ready.h"
+#include "node/trace.h"
 #include "node/types.h"
 
 namespace raftlab {
-
-enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
-
-const char* to_string(Role role);
 
 /// What a core restarts from: its durable hard state, newest snapshot and log.
 struct Restored {
@@ -84,6 +82,8 @@ class Core {
   void on_read_index(uint64_t id);
   void on_transfer(NodeId target);
   void on_change(const ChangeMembership& change);
+
+  void answer_stale_term(const Message& m);
 
   // Per-role message handling, after the term has been dealt with.
   void step_leader(const Message& m);
@@ -161,6 +161,15 @@ class Core {
   void set_membership(const Membership& m);
   void install_snapshot(const Snapshot& snapshot);
   void send(Message m);
+
+  // Trace (node/trace.h): every emission is one line, `if (tracing()) trace({...});`, so a core
+  // with Config::trace off builds no event at all.
+  bool tracing() const { return config_.trace; }
+  void trace(TraceEvent event) { ready_.trace.push_back(std::move(event)); }
+  void trace_appended(Index first, Index last);  // one kAppended per run of one term
+  void trace_config_applied(Index first, Index last);
+  void trace_vote(const Message& request, bool granted, VoteWhy why);
+  void note_leader(NodeId leader);  // a follower learns (or confirms) the leader of its term
 
   // Durability bookkeeping.
   struct PendingWrite {

@@ -19,6 +19,7 @@ void Core::reset_election_timer() {
   // §5.2: a fresh random timeout at every reset, from the seeded generator only.
   election_timeout_ =
       static_cast<uint32_t>(prng_.uniform(config_.election_ticks_min, config_.election_ticks_max));
+  if (tracing()) trace({.kind = TraceKind::kTimeoutDrawn, .value = election_timeout_});
 }
 
 void Core::check_quorum_round() {
@@ -27,7 +28,13 @@ void Core::check_quorum_round() {
     if (pr.recent_active && is_voter(membership_, id)) ++active;
     pr.recent_active = false;
   }
-  if (active < quorum()) become_follower(term_, kNoNode);
+  if (active >= quorum()) return;
+  if (tracing()) {
+    trace({.kind = TraceKind::kStepDown,
+           .text = "check quorum: heard from " + str(active) + " of " +
+                   str(membership_.voters.size()) + " voters"});
+  }
+  become_follower(term_, kNoNode);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -42,6 +49,9 @@ void Core::become_follower(Term term, NodeId leader) {
   }
   role_ = Role::kFollower;
   leader_ = leader;
+  if (tracing()) {
+    trace({.kind = TraceKind::kRole, .peer = leader, .term = term_, .role = Role::kFollower});
+  }
   votes_.clear();
   progress_.clear();
   transfer_target_ = kNoNode;
@@ -54,6 +64,7 @@ void Core::become_pre_candidate() {
   // Thesis §9.6: ask whether an election could be won before disturbing anyone's term.
   role_ = Role::kPreCandidate;
   leader_ = kNoNode;
+  if (tracing()) trace({.kind = TraceKind::kRole, .term = term_, .role = role_});
   votes_.clear();
   reset_election_timer();
   votes_[config_.id] = true;  // a pre-vote binds nothing, so no need to persist it
@@ -76,6 +87,7 @@ void Core::become_candidate(bool transfer) {
   vote_ = config_.id;
   role_ = Role::kCandidate;
   leader_ = kNoNode;
+  if (tracing()) trace({.kind = TraceKind::kRole, .term = term_, .role = role_});
   votes_.clear();
   reset_election_timer();
   // The self-vote counts only once it is durable (on_persisted), so a crash cannot leave this
@@ -98,6 +110,7 @@ void Core::become_leader() {
   if (role_ != Role::kCandidate) fail("only a candidate can become leader");
   role_ = Role::kLeader;
   leader_ = config_.id;
+  if (tracing()) trace({.kind = TraceKind::kRole, .peer = leader_, .term = term_, .role = role_});
   votes_.clear();
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
@@ -154,6 +167,7 @@ void Core::handle_vote_request(const Message& m) {
   Message r;
   r.type = pre ? MessageType::kPreVoteResponse : MessageType::kRequestVoteResponse;
   r.to = m.from;
+  VoteWhy why = VoteWhy::kNone;
   if (can_vote && up_to_date) {
     r.term = pre ? m.term : term_;
     if (!pre) {
@@ -161,10 +175,30 @@ void Core::handle_vote_request(const Message& m) {
       reset_election_timer();
     }
   } else {
+    // Figure 2 asks about the vote first, then the log: a node that cannot vote says so.
+    why = can_vote ? VoteWhy::kLogBehind : VoteWhy::kAlreadyVoted;
     r.term = term_;
     r.reject = true;
+    r.vote_why = static_cast<uint8_t>(why);
   }
   send(std::move(r));
+  if (tracing()) trace_vote(m, why == VoteWhy::kNone, why);
+}
+
+void Core::trace_vote(const Message& request, bool granted, VoteWhy why) {
+  trace({.kind = TraceKind::kVote,
+         .peer = request.from,
+         .term = request.term,
+         .granted = granted,
+         .prevote = request.type == MessageType::kPreVote,
+         .why = why});
+}
+
+void Core::note_leader(NodeId leader) {
+  if (tracing() && leader != leader_) {
+    trace({.kind = TraceKind::kRole, .peer = leader, .term = term_, .role = Role::kFollower});
+  }
+  leader_ = leader;
 }
 
 void Core::handle_vote_response(const Message& m) {

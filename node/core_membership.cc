@@ -34,6 +34,7 @@ void Core::on_transfer(NodeId target) {
       transfer_target_ = target;
       transfer_elapsed_ = 0;
       timeout_now_sent_ = false;
+      if (tracing()) trace({.kind = TraceKind::kTransfer, .peer = target, .text = "start"});
       Progress& pr = progress_.at(target);
       if (pr.state == ProgressState::kProbe) pr.probe_sent = false;
       send_append(target, true);
@@ -53,6 +54,9 @@ void Core::maybe_send_timeout_now() {
   m.term = term_;
   send(std::move(m));
   timeout_now_sent_ = true;
+  if (tracing()) {
+    trace({.kind = TraceKind::kTransfer, .peer = transfer_target_, .text = "timeout now sent"});
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,6 +133,13 @@ void Core::advance_catchup() {
     Membership next = membership_;
     std::erase(next.learners, catchup_->node);
     next.voters.push_back(catchup_->node);
+    if (tracing()) {
+      trace({.kind = TraceKind::kMembership,
+             .peer = catchup_->node,
+             .last = log_.last_index() + 1,
+             .text = "promote learner " + str(catchup_->node.get()) + " (caught up in round " +
+                     str(catchup_->round) + ")"});
+    }
     catchup_.reset();
     append_local({Entry{term_, log_.last_index() + 1, EntryType::kConfig,
                         Payload(encode_membership(next))}});
@@ -141,6 +152,12 @@ void Core::advance_catchup() {
   if (++catchup_->round > config_.catchup_rounds_max) {
     Membership next = membership_;
     std::erase(next.learners, catchup_->node);
+    if (tracing()) {
+      trace({.kind = TraceKind::kMembership,
+             .peer = catchup_->node,
+             .text = "learner " + str(catchup_->node.get()) + " did not catch up in " +
+                     str(config_.catchup_rounds_max) + " rounds: removing it"});
+    }
     catchup_.reset();
     if (config_index_ <= commit_) {
       append_local({Entry{term_, log_.last_index() + 1, EntryType::kConfig,
@@ -161,6 +178,19 @@ void Core::on_entry_appended(const Entry& e) {
     fail("undecodable config entry at " + str(e.index.get()));
   config_index_ = e.index;
   set_membership(m);
+  if (tracing()) {
+    trace({.kind = TraceKind::kMembership, .last = e.index, .text = "appended " + describe(m)});
+  }
+}
+
+void Core::trace_config_applied(Index first, Index last) {
+  for (Index i = std::max(first, log_.first_index()); i <= last; i = i + 1) {
+    const Entry& e = log_.at(i);
+    if (e.type != EntryType::kConfig) continue;
+    Membership m;
+    if (!decode_membership(e.data.str(), m)) continue;  // on_entry_appended already failed
+    trace({.kind = TraceKind::kMembership, .last = i, .text = "applied " + describe(m)});
+  }
 }
 
 void Core::recompute_membership() {

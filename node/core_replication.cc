@@ -61,6 +61,13 @@ void Core::handle_append_entries(const Message& m) {
         fail("node " + str(config_.id.get()) + " asked to overwrite committed entry " +
              str(e.index.get()));
       }
+      if (tracing()) {
+        trace({.kind = TraceKind::kTruncated,
+               .term = log_.at(e.index).term,
+               .first = e.index,
+               .last = log_.last_index(),
+               .value = e.term.get()});
+      }
       truncate_local(e.index);
     }
     fresh.push_back(e);
@@ -273,6 +280,13 @@ void Core::send_append(NodeId to, bool allow_empty) {
     pr.snapshot_acked_at_heartbeat = 0;
     pr.snapshot_chunks_inflight = 0;
     pr.inflight.clear();
+    if (tracing()) {
+      trace({.kind = TraceKind::kSnapshotSent,
+             .peer = to,
+             .term = snapshot_->meta.term,
+             .last = snapshot_->meta.index,
+             .value = snapshot_->data.size()});
+    }
     send_snapshot_chunks(to, pr);
     return;
   }

@@ -71,6 +71,15 @@ void Core::install_snapshot(const Snapshot& s) {
   ready_.snapshot = s;
   ready_.restore_snapshot = true;  // step 8: reset the state machine
   ready_.committed.clear();
+  if (tracing()) {
+    trace({.kind = TraceKind::kSnapshotInstalled,
+           .peer = leader_,
+           .term = meta.term,
+           .last = meta.index});
+    if (meta.index > commit_) {
+      trace({.kind = TraceKind::kCommit, .first = commit_, .last = meta.index});
+    }
+  }
   commit_ = std::max(commit_, meta.index);
   applied_ = meta.index;
   membership_ = meta.membership;
@@ -167,6 +176,7 @@ void Core::on_snapshot_taken(const SnapshotTaken& s) {
   }
   snapshot_ = Snapshot{SnapshotMeta{s.index, *term, m}, s.data};
   ready_.snapshot = snapshot_;
+  if (tracing()) trace({.kind = TraceKind::kSnapshotTaken, .term = *term, .last = s.index});
   // Keep trailing entries so a follower slightly behind needs no snapshot, and keep whatever
   // a snapshot transfer in progress will need after it (a slow transfer must not be
   // overtaken by compaction: hashicorp/raft#704, braft#423).

@@ -8,6 +8,7 @@
 #include "node/core.h"
 #include "node/message.h"
 #include "node/progress.h"
+#include "node/trace.h"
 #include "node/types.h"
 
 namespace raftlab {
@@ -169,6 +170,56 @@ const char* to_string(Role role) {
       return "candidate";
     case Role::kLeader:
       return "leader";
+  }
+  return "?";
+}
+
+// The `ev` names of docs/trace.md.
+const char* to_string(TraceKind kind) {
+  switch (kind) {
+    case TraceKind::kTimeoutDrawn:
+      return "timeout";
+    case TraceKind::kTimeoutFired:
+      return "fired";
+    case TraceKind::kVote:
+      return "vote";
+    case TraceKind::kRole:
+      return "role";
+    case TraceKind::kAppended:
+      return "append";
+    case TraceKind::kTruncated:
+      return "truncate";
+    case TraceKind::kCommit:
+      return "commit";
+    case TraceKind::kSnapshotTaken:
+      return "snap_taken";
+    case TraceKind::kSnapshotInstalled:
+      return "snap_installed";
+    case TraceKind::kSnapshotSent:
+      return "snap_sent";
+    case TraceKind::kMembership:
+      return "member";
+    case TraceKind::kTransfer:
+      return "transfer";
+    case TraceKind::kStepDown:
+      return "stepdown";
+  }
+  return "?";
+}
+
+// The words of docs/trace.md's `why`.
+const char* to_string(VoteWhy why) {
+  switch (why) {
+    case VoteWhy::kNone:
+      return "none";
+    case VoteWhy::kStaleTerm:
+      return "stale term";
+    case VoteWhy::kLogBehind:
+      return "log behind";
+    case VoteWhy::kLease:
+      return "lease";
+    case VoteWhy::kAlreadyVoted:
+      return "already voted";
   }
   return "?";
 }

@@ -82,6 +82,12 @@ struct Message {
 
   bool transfer = false;  // kRequestVote: started by TimeoutNow, so it may override a lease
 
+  // k*VoteResponse, rejected: why (a VoteWhy, node/trace.h), so the trace can say it.
+  uint8_t vote_why = 0;
+  // Stamped by the sender's Tracer (node/trace.h), per sender; 0 when untraced. The core
+  // ignores it; the wire carries it so the receiver's trace names the same message.
+  uint64_t trace_seq = 0;
+
   friend bool operator==(const Message&, const Message&) = default;
 };
 

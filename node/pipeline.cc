@@ -16,8 +16,13 @@ Pipeline::Pipeline(Parts parts, bool release_before_persist)
 
 // The one place a Ready is consumed (ready.h): persist, send, apply, log.
 void Pipeline::handle(Ready ready) {
+  // The core's decisions first: they are why this Ready's messages go out (a new leader's
+  // AppendEntries read best after "became leader").
+  if (parts_.tracer != nullptr) {
+    for (const TraceEvent& e : ready.trace) parts_.tracer->decided(e);
+  }
   persist(ready);
-  for (Message& m : ready.messages) parts_.outbox->send(std::move(m));
+  for (Message& m : ready.messages) send(std::move(m));
   apply(ready);
   answer_reads(ready);
   for (const Notice& n : ready.notices) parts_.outbox->notice(n);
@@ -38,7 +43,7 @@ void Pipeline::persist(Ready& ready) {
   if (ready.messages_after_persist.empty()) return;
   if (release_before_persist_ || ready.persist_id <= durable_persist_id_) {
     // Unsafe switch: a vote or an acknowledgement may leave before what it reports is durable.
-    for (Message& m : ready.messages_after_persist) parts_.outbox->send(std::move(m));
+    for (Message& m : ready.messages_after_persist) send(std::move(m));
     return;
   }
   held_.emplace_back(ready.persist_id, std::move(ready.messages_after_persist));
@@ -78,10 +83,17 @@ void Pipeline::release(uint64_t durable_seq) {
   durable_persist_id_ = durable_id;
   // Only now may what waited for these writes leave the node (ready.h step 2).
   while (!held_.empty() && held_.front().first <= durable_id) {
-    for (Message& m : held_.front().second) parts_.outbox->send(std::move(m));
+    for (Message& m : held_.front().second) send(std::move(m));
     held_.pop_front();
   }
   if (!stopped_) parts_.outbox->persisted(durable_id);
+}
+
+// Every message leaves through here, so the tracer sees each at the moment it goes (a held
+// answer when its sync completes, not when the core produced it).
+void Pipeline::send(Message m) {
+  if (parts_.tracer != nullptr) parts_.tracer->sent(m);
+  parts_.outbox->send(std::move(m));
 }
 
 // Step 3: the state machine first becomes a restored snapshot, then applies in order.
@@ -102,6 +114,9 @@ void Pipeline::apply(const Ready& ready) {
     if (!result) continue;  // covered by a restored snapshot
     ++entries_applied_;
     answer_applied(e, *result);
+  }
+  if (parts_.tracer != nullptr && (ready.restore_snapshot || !ready.committed.empty())) {
+    parts_.tracer->applied(sm.applied());
   }
 }
 

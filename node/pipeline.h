@@ -24,7 +24,10 @@
 //   3. apply: a restored snapshot first; then each committed entry; the client that proposed
 //      an entry hears its result, but only if the entry carries the term it was proposed in
 //      (else another leader's entry took the index and the client must retry); then reads.
-//   4. notices go to the Outbox.
+//   4. notices go to the Outbox. The core's decisions (Ready::trace) go to the Tracer, if any,
+//      before step 1: they are why the Ready's messages leave.
+// With a Tracer (node/trace.h), every message is traced as it leaves (sent), and the newest
+// applied index once per Ready that applied or restored anything (applied).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +40,7 @@
 
 #include "node/message.h"
 #include "node/ready.h"
+#include "node/trace.h"
 #include "node/types.h"
 
 namespace raftlab {
@@ -119,6 +123,7 @@ class Pipeline {
     Outbox* outbox = nullptr;
     StateMachine* state_machine = nullptr;
     Clients* clients = nullptr;
+    Tracer* tracer = nullptr;  // optional: sent messages, decisions, applied entries
   };
   /// release_before_persist: the unsafe switch of the same name (node/config.h).
   Pipeline(Parts parts, bool release_before_persist);
@@ -162,6 +167,7 @@ class Pipeline {
   };
 
   void persist(Ready& ready);
+  void send(Message m);  // to the outbox, through the tracer if there is one
   void begin_sync_if_idle();
   void release(uint64_t durable_seq);
   void apply(const Ready& ready);

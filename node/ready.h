@@ -24,7 +24,8 @@
 //      only once they are durable on this node. Then answer the reads in `reads` (each is
 //      ready: the state machine has applied its read index) and fail those in
 //      `reads_failed`.
-//   4. LOG. Log every line of `notices` (the core does no I/O, so it cannot log them itself).
+//   4. LOG. Log every line of `notices` (the core does no I/O, so it cannot log them itself),
+//      and trace `trace` (the core's decisions, when Config::trace is set) if tracing.
 //
 // Nothing else in the core has side effects: it does no I/O, reads no clock, starts no thread
 // and draws randomness only from the seed in its Config.
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "node/message.h"
+#include "node/trace.h"
 #include "node/types.h"
 
 namespace raftlab {
@@ -165,6 +167,7 @@ struct Ready {
   std::vector<ReadFailure> reads_failed;        // 3. and fail these
   std::optional<Outcome> outcome;               // the answer to this step's request, if any
   std::vector<Notice> notices;                  // 4. log each; the core says each thing once
+  std::vector<TraceEvent> trace;                // 4. decisions (Config::trace only)
 
   bool has_writes() const {
     return snapshot.has_value() || truncate_from.has_value() || compacted_through.has_value() ||
@@ -173,7 +176,7 @@ struct Ready {
   bool empty() const {
     return !has_writes() && messages.empty() && messages_after_persist.empty() &&
            committed.empty() && reads.empty() && reads_failed.empty() && !outcome.has_value() &&
-           notices.empty();
+           notices.empty() && trace.empty();
   }
 };
 

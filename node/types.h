@@ -144,6 +144,10 @@ bool is_voter(const Membership& m, NodeId id);
 bool is_member(const Membership& m, NodeId id);  // voter or learner
 std::string describe(const Membership& m);       // "voters 1,2,3 learners 4"
 
+enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
+
+const char* to_string(Role role);
+
 }  // namespace raftlab
 
 template <>

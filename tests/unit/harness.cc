@@ -217,6 +217,7 @@ constexpr size_t kSyncsPerReadyMax = 16;
 
 void Harness::run_pipeline(int id, Ready&& ready) {
   HarnessNode& n = nodes_.at(id);
+  if (on_ready) on_ready(id, ready);
   if (ready.empty()) return;
   print(std::to_string(id) + " ready:");
   const std::optional<Outcome> outcome = ready.outcome;  // the pipeline does not answer it
@@ -295,6 +296,7 @@ size_t Harness::deliver_once(int only_to) {
     ++delivered_[m.type];
     if (m.type == MessageType::kAppendEntriesResponse && m.reject) ++rejections_;
     print("deliver: " + describe(m));
+    if (RecordingTracer* t = nodes_.at(to).tracer.get()) t->received(m);
     step(to, Receive{std::move(m)});
   }
   return batch.size();
@@ -326,8 +328,9 @@ void Harness::restart(int id) {
   n.core = std::make_unique<Core>(c, Restored{n.hard_state, n.entries, n.snapshot});
   n.pipeline.reset();
   n.host = std::make_unique<HarnessHost>(*this, id);
+  if (c.trace && !n.tracer) n.tracer = std::make_unique<RecordingTracer>();
   n.pipeline = std::make_unique<Pipeline>(
-      Pipeline::Parts{n.host.get(), n.host.get(), n.host.get(), n.host.get()},
+      Pipeline::Parts{n.host.get(), n.host.get(), n.host.get(), n.host.get(), n.tracer.get()},
       c.unsafe.release_before_persist);
   n.applied.clear();  // the state machine is rebuilt from the snapshot and the log
   n.restored_index = n.snapshot ? n.snapshot->meta.index : Index(0);

@@ -21,6 +21,24 @@ namespace raftlab::testing {
 
 class HarnessHost;  // the node's Storage, Outbox, StateMachine and Clients (harness.cc)
 
+/// A node's Tracer (node/trace.h) that keeps what it is told. Like the node process's, it
+/// numbers what its node sends (from 1), so a receipt names the send it is.
+struct RecordingTracer final : public Tracer {
+  void sent(Message& m) override {
+    m.trace_seq = ++seq;
+    sends.push_back(m);
+  }
+  void received(const Message& m) override { receipts.push_back(m); }
+  void decided(const TraceEvent& e) override { decisions.push_back(e); }
+  void applied(Index index) override { applied_to.push_back(index); }
+
+  uint64_t seq = 0;
+  std::vector<Message> sends;
+  std::vector<Message> receipts;
+  std::vector<TraceEvent> decisions;
+  std::vector<Index> applied_to;
+};
+
 struct HarnessNode {
   std::unique_ptr<Core> core;
   HardState hard_state;              // durable
@@ -33,6 +51,9 @@ struct HarnessNode {
   std::vector<Notice> notices;    // every notice its Readys carried, in order
   std::vector<NodeId> bootstrap;  // Config::voters it starts from
   bool up = true;
+  // Config::trace only: what the node's pipeline traced (kept across restarts; the receipts
+  // are the harness's, which delivers).
+  std::unique_ptr<RecordingTracer> tracer;
   // Volatile like the core: replaced at every restart. The pipeline points into the host, so
   // it is declared after it (and destroyed first).
   std::unique_ptr<HarnessHost> host;
@@ -100,6 +121,8 @@ class Harness {
 
   /// Messages for which this returns true are dropped on delivery (a targeted loss).
   std::function<bool(const Message&)> drop_if;
+  /// Sees every Ready a core returns (empty or not) before the node's pipeline does.
+  std::function<void(int id, const Ready&)> on_ready;
   bool trace = false;        // collect a text trace of every Ready and delivery
   std::string take_trace();  // returns and clears the trace
   uint64_t delivered_count(MessageType type) const;
