@@ -16,6 +16,7 @@
 #include "cmd/lab/process.h"
 #include "cmd/lab/selectors.h"
 #include "cmd/verbs.h"
+#include "node/kv/describe.h"
 #include "persist/dump.h"
 #include "persist/io.h"
 
@@ -26,23 +27,56 @@ constexpr size_t kSummaryBytesMax = 40;  // of an entry's data shown
 using nlohmann::json;
 
 // The first bytes of a payload, printable ASCII only (\xNN otherwise), so the text is safe on
-// a terminal and valid UTF-8 inside JSON.
+// a terminal and valid UTF-8 inside JSON. The form of `--raw` and of "data_summary".
 std::string summarize(const std::string& data) {
-  std::string out;
-  const size_t n = std::min(data.size(), kSummaryBytesMax);
-  for (size_t k = 0; k < n; ++k) {
-    const auto c = static_cast<unsigned char>(data[k]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
+  return kv::escape_bytes(data, kSummaryBytesMax, /*escape_quote=*/false);
+}
+
+// The decoded fields of an entry for --json, beside the raw ones (which stay for scripts that
+// read them): "decoded" (the text form), and "command", or "voters"/"learners", or
+// "decode_error".
+void add_decoded_json(const Entry& e, json& je) {
+  const kv::EntryDescription d = kv::describe_entry(e.type, e.data.str());
+  je["decoded"] = d.text;
+  switch (d.kind) {
+    case kv::EntryKind::kCommand: {
+      const kv::Command& c = *d.command;
+      auto bytes = [](const std::string& b) { return kv::escape_bytes(b, kv::kShownBytesMax); };
+      json jc = {{"op", kv::to_string(c.op)},
+                 {"client", c.client},
+                 {"seq", c.seq},
+                 {"key", bytes(c.key)},
+                 {"key_bytes", c.key.size()}};
+      if (c.op != kv::Op::kDelete) {
+        jc["value"] = bytes(c.value);
+        jc["value_bytes"] = c.value.size();
+      }
+      if (c.op == kv::Op::kCas) {
+        jc["expected"] = bytes(c.expected);
+        jc["expected_bytes"] = c.expected.size();
+      }
+      je["command"] = std::move(jc);
+      break;
     }
+    case kv::EntryKind::kConfig:
+      je["voters"] = lab::ids_json(d.membership.voters);
+      je["learners"] = lab::ids_json(d.membership.learners);
+      break;
+    case kv::EntryKind::kUndecodable:
+      je["decode_error"] = d.problem;
+      break;
+    case kv::EntryKind::kNoop:
+      break;
   }
-  if (data.size() > n) out += "...";
-  return out;
+}
+
+// One entry on a line: decoded (see node/kv/describe.h), or as `--raw` bytes.
+std::string entry_text(const Entry& e, bool raw) {
+  std::string out =
+      "entry " + std::to_string(e.index.get()) + " term " + std::to_string(e.term.get()) + " ";
+  if (!raw) return out + kv::describe_entry(e.type, e.data.str()).text;
+  return out + to_string(e.type) + " " + std::to_string(e.data.size()) + " B \"" +
+         summarize(e.data) + "\"";
 }
 
 json hard_state_json(const HardState& hs) {
@@ -51,7 +85,8 @@ json hard_state_json(const HardState& hs) {
 
 // One record of segment `s`; its entry is also listed in doc["entries"] and its damage in
 // doc["damage"].
-json record_json(const persist::DumpSegment& s, const persist::DumpRecord& rec, json& doc) {
+json record_json(const persist::DumpSegment& s, const persist::DumpRecord& rec, bool raw,
+                 json& doc) {
   json jr = {{"offset", rec.offset}, {"size_bytes", rec.size_bytes}};
   if (rec.damage != persist::Damage::kNone) {
     jr["kind"] = "damaged";
@@ -72,6 +107,7 @@ json record_json(const persist::DumpSegment& s, const persist::DumpRecord& rec, 
                  {"type", to_string(e.type)},
                  {"data_bytes", e.data.size()},
                  {"data_summary", summarize(e.data)}};
+      if (!raw) add_decoded_json(e, je);
       jr.update(je);
       je["file"] = s.path;
       je["offset"] = rec.offset;
@@ -95,7 +131,7 @@ json record_json(const persist::DumpSegment& s, const persist::DumpRecord& rec, 
   return jr;
 }
 
-json segment_json(const persist::DumpSegment& s, json& doc) {
+json segment_json(const persist::DumpSegment& s, bool raw, json& doc) {
   json js = {{"name", s.name},
              {"path", s.path},
              {"size_bytes", s.size_bytes},
@@ -106,7 +142,7 @@ json segment_json(const persist::DumpSegment& s, json& doc) {
     js["header_problem"] = s.header_problem;
     doc["damage"].push_back({{"file", s.path}, {"offset", 0}, {"problem", s.header_problem}});
   }
-  for (const auto& rec : s.records) js["records"].push_back(record_json(s, rec, doc));
+  for (const auto& rec : s.records) js["records"].push_back(record_json(s, rec, raw, doc));
   return js;
 }
 
@@ -127,14 +163,14 @@ json snapshot_json(const persist::DumpSnapshot& sn, json& doc) {
   return j;
 }
 
-json to_json(const persist::DumpReport& r) {
+json to_json(const persist::DumpReport& r, bool raw) {
   json doc;
   doc["wal_dir"] = r.wal_dir;
   doc["snap_dir"] = r.snap_dir;
   doc["segments"] = json::array();
   doc["entries"] = json::array();
   doc["damage"] = json::array();
-  for (const auto& s : r.segments) doc["segments"].push_back(segment_json(s, doc));
+  for (const auto& s : r.segments) doc["segments"].push_back(segment_json(s, raw, doc));
   doc["hard_state"] = r.hard_state ? hard_state_json(*r.hard_state) : json(nullptr);
   if (r.manifest) {
     doc["manifest"] = {{"first_seq", r.manifest->first_seq},
@@ -152,7 +188,7 @@ json to_json(const persist::DumpReport& r) {
   return doc;
 }
 
-void print_text(const persist::DumpReport& r) {
+void print_text(const persist::DumpReport& r, bool raw) {
   std::cout << "wal " << r.wal_dir << "\n";
   if (r.manifest) {
     std::cout << "manifest: segments " << r.manifest->first_seq << " (" << r.manifest->first_name
@@ -171,9 +207,7 @@ void print_text(const persist::DumpReport& r) {
       }
       switch (rec.type) {
         case persist::RecordType::kEntry:
-          std::cout << "entry " << rec.entry.index.get() << " term " << rec.entry.term.get() << " "
-                    << to_string(rec.entry.type) << " " << rec.entry.data.size() << " B \""
-                    << summarize(rec.entry.data) << "\"";
+          std::cout << entry_text(rec.entry, raw);
           break;
         case persist::RecordType::kHardState:
           std::cout << "hard_state term " << rec.hard_state.term.get() << " vote "
@@ -227,6 +261,8 @@ void setup_log(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   dump->add_option("--to", options->to, "Last entry index to show")->check(CLI::NonNegativeNumber);
   dump->add_flag("--json", options->json, "Print one JSON document on stdout");
+  dump->add_flag("--raw", options->raw,
+                 "Show entry payloads as bytes instead of decoded commands and configurations");
   dump->callback([options] {
     if (options->from > options->to) {
       throw CLI::ValidationError("--from", "--from must not exceed --to");
@@ -248,9 +284,9 @@ int dump_one(const std::string& path, const LogDumpOptions& options, json* doc) 
     return lab::kExitEnvironment;
   }
   if (doc != nullptr) {
-    *doc = to_json(report);
+    *doc = to_json(report, options.raw);
   } else {
-    print_text(report);
+    print_text(report, options.raw);
   }
   if (report.corrupt) {
     std::cerr << "raftlab: the WAL is corrupt:";

@@ -19,6 +19,7 @@ struct LogDumpOptions {
   uint64_t from = 0;
   uint64_t to = std::numeric_limits<uint64_t>::max();
   bool json = false;
+  bool raw = false;  // --raw: payloads as bytes (the form before commands were decoded)
 };
 
 /// Adds `log` and its `dump` subcommand.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "cmd/checker/cluster_lanes.h"
 #include "cmd/checker/html.h"
 #include "cmd/checker/report.h"
 
@@ -48,6 +49,18 @@ bool write_file(const std::string& path, const std::string& text, std::string& e
   return true;
 }
 
+// The lanes of the cluster in options.lanes_dir, or none (said on stderr) if it cannot be read:
+// the page is still worth writing without them.
+std::vector<Lane> lanes_for(const History& history, const CheckFileOptions& options) {
+  if (options.lanes_dir.empty()) return {};
+  try {
+    return load_lanes(options.lanes_dir, history);
+  } catch (const HistoryFileError& e) {
+    std::cerr << "raftlab check: no cluster lanes on the page: " << e.what() << "\n";
+    return {};
+  }
+}
+
 }  // namespace
 
 int check_history(const History& history, const CheckFileOptions& options) {
@@ -67,7 +80,8 @@ int check_history(const History& history, const CheckFileOptions& options) {
   int code = exit_code(result.verdict);
   if (!options.html_path.empty()) {
     std::string error;
-    if (!write_file(options.html_path, render_html(history, result), error)) {
+    if (!write_file(options.html_path, render_html(history, result, lanes_for(history, options)),
+                    error)) {
       std::cerr << "raftlab check: " << error << "\n";
       // The verdict stands; a missing timeline is an environment problem only if all is well.
       if (code == kExitLinearizable) code = kExitFile;

@@ -24,6 +24,7 @@ constexpr int kExitFile = lab::kExitEnvironment;
 struct CheckFileOptions {
   std::string history_path;
   std::string html_path;  // written when set, whatever the verdict
+  std::string lanes_dir;  // a cluster directory: the page draws its nodes' lanes (may be "")
   bool json = false;      // exactly one JSON document (report_json) on stdout
   uint64_t time_limit_ms = 60000;
   size_t memory_limit_bytes = 1ull << 30;

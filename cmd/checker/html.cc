@@ -263,6 +263,22 @@ void add_nemesis(const History& h, nlohmann::json& data) {
   data["marks"] = std::move(marks);
 }
 
+// The cluster's lanes, on the page's clock (ns since the history's first line).
+nlohmann::json lanes_json(const History& h, const std::vector<Lane>& lanes) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Lane& lane : lanes) {
+    nlohmann::json bands = nlohmann::json::array();
+    for (const LaneBand& b : lane.bands) {
+      bands.push_back({{"from", b.from_ns - h.first_time},
+                       {"to", b.to_ns - h.first_time},
+                       {"role", b.role},
+                       {"term", b.term}});
+    }
+    out.push_back({{"node", lane.node}, {"bands", std::move(bands)}});
+  }
+  return out;
+}
+
 // The violation: its key's position, the window's ops, and the time range a click zooms to:
 // the window with the ops before it and the writers of the value it needed, as the table.
 nlohmann::json violation_json(const History& h, const Violation* v, const Layout& l) {
@@ -284,7 +300,7 @@ nlohmann::json violation_json(const History& h, const Violation* v, const Layout
 
 // The page's data as a <script> block: JSON with every '<' escaped, so that no value can
 // close the element; bytes that are not UTF-8 are replaced.
-std::string data_script(const History& h, const CheckResult& r) {
+std::string data_script(const History& h, const CheckResult& r, const std::vector<Lane>& lanes) {
   const Violation* v = first_violation(r);
   const Layout l = make_layout(h, v);
   nlohmann::json data;
@@ -293,6 +309,7 @@ std::string data_script(const History& h, const CheckResult& r) {
   data["keys"] = keys_json(h, r, l);
   data["ops"] = ops_json(h, l, v);
   add_nemesis(h, data);
+  data["lanes"] = lanes_json(h, lanes);
   data["violation"] = violation_json(h, v, l);
   const std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string out = "<script type=\"application/json\" id=\"raftlab-data\">";
@@ -370,7 +387,8 @@ std::string summary(const History& h) {
 
 constexpr const char* kControls = R"(<h2>Overview of the whole run</h2>
 <p class="hint">One row per key (darker: more operations), fault bands across, the violation in
-red. Drag across the overview to zoom to a range; click a fault or the red marker to jump to
+red; above the keys, when the cluster's directory was known, one lane per node: its role in
+colour and its term. Drag across the overview to zoom to a range; click a fault or the red marker to jump to
 it. Below: wheel to zoom, drag to pan, shift+wheel to scroll the keys, hover a bar for details.
 </p>
 <div id="controls"><button id="zoom-in" title="zoom in">zoom in +</button>
@@ -388,7 +406,7 @@ it. Below: wheel to zoom, drag to pan, shift+wheel to scroll the keys, hover a b
 
 }  // namespace
 
-std::string render_html(const History& h, const CheckResult& r) {
+std::string render_html(const History& h, const CheckResult& r, const std::vector<Lane>& lanes) {
   const std::string verdict = to_string(r.verdict);
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
   out += "<title>raftlab check: " + verdict + "</title>\n<style>";
@@ -400,7 +418,7 @@ std::string render_html(const History& h, const CheckResult& r) {
   out += "<details><summary>report</summary><pre>" + html_escape(report_text(h, r)) +
          "</pre></details>\n";
   out += kControls;
-  out += data_script(h, r);
+  out += data_script(h, r, lanes);
   out += "<script>";
   out += kTimelineViewJs;
   out += "</script>\n</body></html>\n";

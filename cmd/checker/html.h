@@ -12,6 +12,8 @@
 //            "tip": [..]},
 //    "bands": [{"from", "to", "family": "net|pause|kill", "text"}]   (fault periods),
 //    "marks": [{"t", "text"}]   (every nemesis event),
+//    "lanes": [{"node", "bands": [{"from", "to", "role", "term"}]}]   (cluster_lanes.h; empty
+//            without a cluster directory),
 //    "violation": null | {"key": position, "ops": [window], "stuck", "from", "to"}}
 //   (from..to spans the window, the ops before it and the writers: what a click frames)
 // A fault (partition, pause, kill, ...) is a band from its event to the event that ends it
@@ -21,12 +23,17 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
+#include "cmd/checker/cluster_lanes.h"
 #include "cmd/checker/history.h"
 #include "cmd/checker/linearize.h"
 
 namespace raftlab::check {
 
-std::string render_html(const History& history, const CheckResult& result);
+/// The page; `lanes` (load_lanes) are drawn above the client operations when given.
+std::string render_html(const History& history, const CheckResult& result,
+                        const std::vector<Lane>& lanes = {});
 
 /// Escapes &, <, >, " and ' (and replaces control characters) for HTML text and attributes.
 std::string html_escape(std::string_view text);

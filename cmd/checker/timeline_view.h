@@ -62,7 +62,15 @@ const rows=keys.map(k=>k.procs.map(()=>[]));
 for(let i=0;i<ops.k.length;i++)rows[ops.k[i]][ops.r[i]].push(i);
 const groupY=[];let groupsH=0;
 for(const r of rows){groupY.push(groupsH);groupsH+=HEAD_H+r.length*ROW_H+4;}
-const TOP=AXIS_H+STRIP_H;
+// The cluster's lanes (html.h "lanes"): one row per node under the fault strip, sticky like it.
+const LANES=D.lanes||[],LANE_H=16,LANES_H=LANES.length?LANES.length*LANE_H+4:0;
+const OV_LANE_H=6,OV_LANES_H=LANES.length?LANES.length*OV_LANE_H+3:0;
+const ROLE={leader:{fill:'#2a9d3a',text:'#fff',name:'leader'},candidate:{fill:'#f08c00',text:'#222',name:'candidate'},
+ precandidate:{fill:'#f7d35c',text:'#222',name:'precandidate (pre-vote)'},follower:{fill:'#cfd8e3',text:'#222',name:'follower'},
+ learner:{fill:'#dccaf2',text:'#222',name:'learner (does not vote)'},dead:{fill:'#4a4a4a',text:'#fff',name:'dead (killed or stopped)'}};
+const OTHER_ROLE={fill:'#bbbbbb',text:'#222',name:'?'};
+state.lanes=LANES.length;state.roleColors=Object.fromEntries(Object.entries(ROLE).map(([k,r])=>[k,r.fill]));
+const TOP=AXIS_H+STRIP_H+LANES_H;
 function fmtDur(ns){const a=Math.abs(ns);
  if(a<1e3)return Math.round(ns)+'ns';if(a<1e6)return (ns/1e3).toFixed(1)+'us';
  if(a<1e9)return (ns/1e6).toFixed(2)+'ms';return (ns/1e9).toFixed(3)+'s';}
@@ -88,20 +96,24 @@ function jumpViolation(){if(!V)return;around(V.from,V.to);box.scrollTop=groupY[V
 const ovRowH=Math.max(2,Math.min(12,Math.floor(OV_PLOT_H/Math.max(1,keys.length))));
 let ovHits=[],brush=null;
 function ovX(t,w){return LABEL_W+t*(w-LABEL_W)/T1;}
-function drawOverview(){const H=AXIS_H+keys.length*ovRowH+6,{ctx:g,w}=setupCanvas(ov,H);
+function drawOverviewLanes(g){LANES.forEach((lane,n)=>{const y=AXIS_H+n*OV_LANE_H,w=ov.clientWidth;
+ for(const b of lane.bands){const x0=ovX(b.from,w);g.fillStyle=(ROLE[b.role]||OTHER_ROLE).fill;
+  g.fillRect(x0,y+1,Math.max(1,ovX(b.to,w)-x0),OV_LANE_H-1);}});}
+function drawOverview(){const H=AXIS_H+OV_LANES_H+keys.length*ovRowH+6,{ctx:g,w}=setupCanvas(ov,H);
  g.clearRect(0,0,w,H);drawTicks(g,LABEL_W,w,0,T1,0,H);ovHits=[];let bands=0;
  D.bands.forEach((b,i)=>{const f=FAMILY[b.family],x0=ovX(b.from,w),x1=Math.max(x0+2,ovX(b.to,w));
   g.fillStyle=f.fill;g.fillRect(x0,AXIS_H,x1-x0,H-AXIS_H);g.fillStyle=f.line;g.fillRect(x0,AXIS_H,x1-x0,3);
   ovHits.push({kind:'fault',i:i,x0:x0,x1:x1});bands++;});
+ drawOverviewLanes(g);
  const plotW=Math.max(1,Math.floor(w-LABEL_W)),bins=new Float32Array(plotW);let rowsDrawn=0;
- for(let k=0;k<keys.length;k++){bins.fill(0);let max=0;const y=AXIS_H+k*ovRowH;
+ for(let k=0;k<keys.length;k++){bins.fill(0);let max=0;const y=AXIS_H+OV_LANES_H+k*ovRowH;
   for(const r of rows[k])for(const i of r){const b=Math.min(plotW-1,Math.floor(ops.s[i]*plotW/T1));
    bins[b]++;if(bins[b]>max)max=bins[b];}
   for(let b=0;b<plotW;b++)if(bins[b]>0){g.fillStyle='rgba(40,120,60,'+(0.25+0.75*bins[b]/max)+')';
    g.fillRect(LABEL_W+b,y+1,1,Math.max(1,ovRowH-1));}
   if(ovRowH>=9){g.fillStyle=V&&V.key===k?RED:'#333';g.fillText(keys[k].name,4,y+ovRowH/2,LABEL_W-8);}
   rowsDrawn++;}
- if(V){const y=AXIS_H+V.key*ovRowH,x0=ovX(V.from,w),x1=Math.max(x0+3,ovX(V.to,w)),cx=(x0+x1)/2;
+ if(V){const y=AXIS_H+OV_LANES_H+V.key*ovRowH,x0=ovX(V.from,w),x1=Math.max(x0+3,ovX(V.to,w)),cx=(x0+x1)/2;
   g.strokeStyle=RED;g.lineWidth=2;g.strokeRect(LABEL_W,y,w-LABEL_W-1,ovRowH);
   g.fillStyle=RED;g.fillRect(x0,AXIS_H,Math.max(2,x1-x0),H-AXIS_H);g.beginPath();
   g.moveTo(cx-7,AXIS_H-1);g.lineTo(cx+7,AXIS_H-1);g.lineTo(cx,AXIS_H+10);g.closePath();g.fill();
@@ -165,12 +177,22 @@ function drawStrip(g,w,X){g.fillStyle='#fff';g.fillRect(0,0,w,TOP);
   mainHits.push({fault:i,x0:x0,x1:x1,y0:AXIS_H,y1:TOP});});
  for(const m of D.marks){if(m.t<view.v0||m.t>view.v1)continue;const x=X(m.t);
   g.fillStyle='#555';g.fillRect(x,AXIS_H+1,1,STRIP_H-2);}}
+function laneY(n){return AXIS_H+STRIP_H+2+n*LANE_H;}
+function drawLanes(g,w,X){const drawn=[];
+ LANES.forEach((lane,n)=>{const y=laneY(n);g.fillStyle='#333';g.fillText('node '+lane.node,4,y+LANE_H/2-1);
+  for(const b of lane.bands){if(b.to<view.v0||b.from>view.v1)continue;const r=ROLE[b.role]||OTHER_ROLE;
+   const x0=Math.max(LABEL_W,X(b.from)),x1=Math.min(w,Math.max(x0+1,X(b.to)));
+   g.fillStyle=r.fill;g.fillRect(x0,y,x1-x0,LANE_H-2);
+   if(x1-x0>24){g.fillStyle=r.text;g.fillText(b.role==='dead'?'dead':'t'+b.term,x0+3,y+LANE_H/2-1,x1-x0-6);}
+   mainHits.push({lane:lane.node,band:b,x0:x0,x1:x1,y0:y,y1:y+LANE_H-2});
+   drawn.push({node:lane.node,role:b.role,term:b.term,from:b.from,to:b.to});}});
+ state.lanesDrawn=LANES.length;state.laneBands=drawn;}
 function drawMain(){const contentH=TOP+groupsH,boxH=Math.max(160,Math.min(contentH,Math.round(window.innerHeight*0.72)));
  box.style.height=boxH+'px';spacer.style.height=Math.max(0,contentH-boxH)+'px';
  const {ctx:g,w,h}=setupCanvas(main,boxH),span=view.v1-view.v0;
  const X=t=>LABEL_W+(t-view.v0)*(w-LABEL_W)/span;mainHits=[];g.clearRect(0,0,w,h);
  const bands=drawBandsBg(g,w,h,X);g.save();g.beginPath();g.rect(0,TOP,w,h-TOP);g.clip();
- state.opsDrawn=drawGroups(g,w,h,X);drawLabels(g,h);g.restore();drawStrip(g,w,X);
+ state.opsDrawn=drawGroups(g,w,h,X);drawLabels(g,h);g.restore();drawStrip(g,w,X);drawLanes(g,w,X);
  state.mainBands=bands;}
 function draw(){drawOverview();drawMain();state.from=view.v0;state.to=view.v1;
  $('range').textContent='showing +'+fmtDur(view.v0)+' .. +'+fmtDur(view.v1)+' of '+fmtDur(T1)+
@@ -179,7 +201,9 @@ function hitAt(x,y){for(let j=mainHits.length-1;j>=0;j--){const h=mainHits[j];
   if(y<h.y0||y>h.y1)continue;if(h.i!==undefined){const X=t=>LABEL_W+(t-view.v0)*(main.clientWidth-LABEL_W)/(view.v1-view.v0);
    if(x>=Math.max(LABEL_W,X(ops.s[h.i]))-1&&x<=X(ops.e[h.i])+1)return h;}else if(x>=h.x0&&x<=h.x1)return h;}
  return null;}
-function hitText(h){if(h.i!==undefined)return ops.tip[h.i];if(h.fault!==undefined){const b=D.bands[h.fault];
+function hitText(h){if(h.i!==undefined)return ops.tip[h.i];
+ if(h.lane!==undefined){const b=h.band;return 'node '+h.lane+': '+b.role+(b.role==='dead'?'':', term '+b.term)+
+  '\n+'+fmtDur(b.from)+' .. +'+fmtDur(b.to);}if(h.fault!==undefined){const b=D.bands[h.fault];
   return b.text+'\n+'+fmtDur(b.from)+' .. +'+fmtDur(b.to)+'  (click to zoom)';}return h.mark+'  at +'+fmtDur(h.t);}
 main.addEventListener('wheel',e=>{e.preventDefault();const w=main.clientWidth;
  const at=view.v0+Math.max(0,e.offsetX-LABEL_W)*(view.v1-view.v0)/(w-LABEL_W);
@@ -216,11 +240,15 @@ OUTCOME.forEach((o,i)=>legendItem(o.fill,o.line,'operation '+o.name,i===2));
 legendItem('#fff',RED,'in the violation window (red outline)');legendItem('#ff9d9d',RED,'the operation that cannot take effect');
 legendItem('#fff','#444','just before the window, or wrote the value it needed');
 for(const f of Object.values(FAMILY))legendItem(f.fill,f.line,'fault band: '+f.name);
+if(LANES.length)for(const r of Object.values(ROLE))legendItem(r.fill,'#666','node lane: '+r.name);
 legendItem('#fff','#888','other nemesis event (dashed line)',true);
 state.zoomIn=()=>zoom(1/ZOOM_STEP);state.zoomOut=()=>zoom(ZOOM_STEP);
 state.point=function(which){const r=ov.getBoundingClientRect(),w=ov.clientWidth;
  if(which==='violation')return V?{x:r.left+state.violation.overviewX,y:r.top+state.violation.overviewY}:null;
  const b=D.bands[which];return {x:r.left+(ovX(b.from,w)+Math.max(ovX(b.from,w)+2,ovX(b.to,w)))/2,y:r.top+AXIS_H+4};};
+// The centre of node `node`'s lane at time t in the detail view, in canvas pixels (CSS).
+state.lanePoint=function(node,t){const n=LANES.findIndex(l=>l.node===node);if(n<0)return null;
+ return {x:LABEL_W+(t-view.v0)*(main.clientWidth-LABEL_W)/(view.v1-view.v0),y:laneY(n)+(LANE_H-2)/2};};
 draw();state.ready=true;
 })();
 )JS";

@@ -7,8 +7,10 @@
 //       --record (default DIR/check-<seed>.jsonl), heals, lets the cluster converge, keeps the
 //       clients running for
 //       --after-heal so the history shows the cluster serving again, then checks it.
-//   raftlab check --history FILE [--html OUT.html] [--json]
+//   raftlab check --history FILE [--html OUT.html [--dir DIR]] [--json]
 //       Checks FILE (cmd/checker/check_file.h). Exit 0 linearizable, 1 not, 2 malformed, 3 unknown.
+//       The page draws the lanes of DIR's nodes (cmd/checker/cluster_lanes.h) when --dir is
+//       given; a run's page draws those of the cluster it ran against.
 //
 // The original contract used --history both for the file a run writes and for the file to check; a
 // flag that means two things depending on the others is a trap in scripts, so a run records to
@@ -350,10 +352,12 @@ bool wait_for_leader(const std::string& dir, const ClusterSpec& spec, uint64_t t
   return false;
 }
 
-int check_file(const CheckOptions& o, const std::string& path) {
+// `lanes_dir`: the cluster whose nodes' lanes the HTML page draws ("" for none).
+int check_file(const CheckOptions& o, const std::string& path, const std::string& lanes_dir) {
   check::CheckFileOptions f;
   f.history_path = path;
   f.html_path = o.html;
+  f.lanes_dir = lanes_dir;
   f.json = o.json;
   f.time_limit_ms = *parse_duration_ms(o.check_timeout);
   f.memory_limit_bytes = o.check_memory ? *o.check_memory : check::default_memory_limit_bytes();
@@ -392,7 +396,8 @@ int run_check(const CheckOptions& o) {
       throw LabError(kExitUsage,
                      "--history checks an existing file; a run records its history to --record");
     }
-    return check_file(o, o.history);
+    // The lanes only from a cluster named with --dir: $RAFTLAB_DIR may be any cluster.
+    return check_file(o, o.history, o.dir.empty() ? "" : absolute_dir(o.dir));
   }
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   const ClusterSpec spec = load_cluster(dir);
@@ -442,7 +447,7 @@ int run_check(const CheckOptions& o) {
   const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   print_counts(workload, nemesis, run_s);
-  const int verdict = check_file(o, record);
+  const int verdict = check_file(o, record, dir);
   if (!converged) {
     std::cerr << "check: the cluster did not converge after the heal: " << why << "\n";
     return verdict == 0 ? 1 : verdict;
@@ -462,7 +467,10 @@ void setup_check(CLI::App& app) {
   CLI::App* cmd = add_verb(app, "check", kCheckHelp, o->dir);
   cmd->add_option("--history", o->history,
                   "Check this history file (format: docs/history-format.md); no run");
-  cmd->add_option("--html", o->html, "Also write an HTML timeline of the history here");
+  cmd->add_option("--html", o->html,
+                  "Also write an HTML timeline of the history here, with the lanes (roles, "
+                  "terms) of the cluster's nodes: the cluster run against, or with --history "
+                  "the one named by --dir");
   cmd->add_flag("--json", o->json, "Print the checker's report as one JSON document");
   cmd->add_option("--check-timeout", o->check_timeout,
                   "Bound on the checker; beyond it the verdict is UNKNOWN, exit 3 (default 60s)")

@@ -1,8 +1,10 @@
 // Opens a `raftlab check --html` page in headless Chromium (file://, every other request
 // failed and counted) and checks what it draws against HISTORY.expect.json (make_history.mjs):
-// the overview shows every key and every fault band and marks the violation; a click on the
-// violation zooms to it; the zoom buttons and a fault button change the range; no console
-// error; no network request. Saves OUT_PREFIX-overview.png and OUT_PREFIX-zoomed.png.
+// the overview shows every key and every fault band and marks the violation; one lane per node
+// of the cluster, with the leader's band (in the leader's colour, read from the canvas) where
+// the cluster had one and the killed node dead; a click on the violation zooms to it, lanes
+// still drawn; the zoom buttons and a fault button change the range; no console error; no
+// network request. Saves OUT_PREFIX-overview.png and OUT_PREFIX-zoomed.png.
 // Usage: node check_page.mjs PAGE.html HISTORY.expect.json OUT_PREFIX  (NODE_PATH: puppeteer-core)
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -43,6 +45,18 @@ try {
   console.log(`opened in ${open_ms} ms`);
   check(open_ms < kOpenMsMax, `opening took ${open_ms} ms (max ${kOpenMsMax})`);
   const view = () => page.evaluate(() => JSON.parse(JSON.stringify(window.raftlabView)));
+  // The colour drawn at node `node`'s lane at time t of the detail view, as #rrggbb.
+  const lane_colour = (node, t) => page.evaluate((node, t) => {
+    const p = window.raftlabView.lanePoint(node, t), c = document.getElementById('main');
+    if (!p) return null;
+    const dpr = c.width / c.clientWidth;
+    const d = c.getContext('2d').getImageData(Math.round(p.x * dpr), Math.round(p.y * dpr), 1, 1).data;
+    return '#' + [d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, '0')).join('');
+  }, node, t);
+  // A drawn band of `role` on `node`'s lane covering the stretch s.from..s.to.
+  const covers = (v, node, role, s) => (v.laneBands || []).some(
+    (b) => b.node === node && b.role === role && b.from <= s.from && b.to >= s.to);
+  const L = expect.lanes;
 
   // The overview: the whole run, every key, every band, the violation marked.
   const v0 = await view();
@@ -56,6 +70,24 @@ try {
   check(v0.violation && v0.violation.key === expect.staleKey, `violation key ${v0.violation?.key}`);
   check(v0.violation && v0.violation.ops.includes(expect.staleIndex),
         `the planted stale read (op ${expect.staleIndex}) is not among the violation's ops`);
+
+  // The lanes: one per node; each leader where the cluster had one, alone, in its colour.
+  check(v0.lanes === L.count && v0.lanesDrawn === L.count,
+        `lanes: ${v0.lanes} in the data, ${v0.lanesDrawn} drawn, want ${L.count}`);
+  for (const s of L.leaders) {
+    check(covers(v0, s.node, 'leader', s), `no leader band on node ${s.node} over ${s.from}..${s.to}`);
+    const others = (v0.laneBands || []).filter(
+      (b) => b.role === 'leader' && b.node !== s.node && b.from < s.to && b.to > s.from);
+    check(others.length === 0, `another leader while node ${s.node} led: node ${others[0]?.node}`);
+    const colour = await lane_colour(s.node, (s.from + s.to) / 2);
+    check(colour === v0.roleColors.leader,
+          `node ${s.node}'s lane is drawn ${colour} mid-lead, not the leader's ${v0.roleColors.leader}`);
+  }
+  for (const s of L.dead) {
+    check(covers(v0, s.node, 'dead', s), `node ${s.node} not dead over ${s.from}..${s.to}`);
+    const colour = await lane_colour(s.node, (s.from + s.to) / 2);
+    check(colour === v0.roleColors.dead, `node ${s.node}'s lane is ${colour} while dead`);
+  }
   await page.screenshot({ path: out_prefix + '-overview.png' });
 
   // A click on the violation's marker zooms to it.
@@ -66,6 +98,10 @@ try {
   check(v1.from <= expect.staleTime && v1.to >= expect.staleTime,
         `after the click ${v1.from}..${v1.to} misses the stale read at ${expect.staleTime}`);
   check(v1.opsDrawn > 0 && v1.opsDrawn < expect.ops, `ops drawn when zoomed: ${v1.opsDrawn}`);
+  // Zoomed to the violation, the lanes say who led at that moment.
+  const leader_then = L.leaders.find((s) => s.from <= expect.staleTime && s.to >= expect.staleTime);
+  check(leader_then && covers(v1, leader_then.node, 'leader', { from: v1.from, to: v1.to }),
+        `zoomed to the violation, no leader band on node ${leader_then?.node} across the view`);
   await page.screenshot({ path: out_prefix + '-zoomed.png' });
 
   // Zoom out and in with the buttons.

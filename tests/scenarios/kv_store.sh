@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The KV store from the command line: every op and its exit code, redirects from a follower,
-# stale reads, a retried write applied once, and a node that missed a long partition catching
-# up through an automatic snapshot (InstallSnapshot) after its restart.
+# stale reads, a retried write applied once, `log dump` decoding the commands, and a node that
+# missed a long partition catching up through an automatic snapshot (InstallSnapshot) after
+# its restart.
 . "$(dirname "$0")/lib.sh"
 require_node
 new_cluster c -n 3 --snapshot-every 50
@@ -25,6 +26,17 @@ rl put empty "" >/dev/null 2>&1 || fail "put empty"
 [ "$(rl get empty --json | jfield 'j["value"]')" = "" ] || fail "an empty value is not absent"
 rl delete k1 >/dev/null 2>&1 || fail "delete"
 [ "$(rl get k1 --json | jfield 'j["value"]')" = "None" ] || fail "deleted key still there"
+# `log dump` reads each command back in words, with its session; --raw keeps the bytes.
+rl log dump "$l" >"$WORK/dump" 2>&1 || fail "log dump: $(cat "$WORK/dump")"
+for want in 'put "k1" "hello" client [0-9]+ seq [0-9]+$' 'append "k1" ", world" client [0-9]+ seq' \
+  'cas "k1" "hello, world" -> "swapped" client' 'delete "k1" client [0-9]+ seq' 'noop$'; do
+  grep -Eq "entry [0-9]+ term [0-9]+ $want" "$WORK/dump" || fail "log dump lacks '$want': $(cat "$WORK/dump")"
+done
+rl log dump "$l" --raw >"$WORK/raw" 2>&1 || fail "log dump --raw"
+! grep -q 'put "k1"' "$WORK/raw" || fail "log dump --raw decoded the commands"
+grep -Eq 'entry [0-9]+ term [0-9]+ normal [0-9]+ B "' "$WORK/raw" || fail "--raw: no raw entry"
+ops=$(rl log dump "$l" --json | jfield "[e['command']['op'] for e in j['nodes'][0]['entries'] if e.get('command', {}).get('key') == 'k1']")
+[ "$ops" = "['put', 'append', 'cas', 'cas', 'delete']" ] || fail "log dump --json ops on k1: $ops"
 # A missing key prints nothing and exits 1 (as git config --get); a stored "(absent)" is a value.
 expect_rc 1 rl get k1
 [ ! -s "$WORK/out" ] || fail "get of a missing key printed '$(cat "$WORK/out")'"
