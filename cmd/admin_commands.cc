@@ -25,6 +25,7 @@
 #include "cmd/cluster/dir_lock.h"
 #include "cmd/cluster/exit_codes.h"
 #include "cmd/drive/nemesis.h"
+#include "cmd/lab/actions.h"
 #include "cmd/lab/admin_client.h"
 #include "cmd/lab/command.h"
 #include "cmd/lab/output.h"
@@ -157,6 +158,9 @@ int run_transfer(const TransferOptions& o) {
     if (v) {
       leader_seen = true;
       if (v->leader == target) {
+        record_action(dir, "transfer", {target},
+                      "transfer to " + std::to_string(target.get()) + ": leader in term " +
+                          std::to_string(v->term));
         if (o.json) {
           print_json({{"nodes", ids_json({target})}, {"leader", target.get()}, {"term", v->term}});
         } else {
@@ -332,6 +336,8 @@ int run_member(const MemberOptions& o) {
   } else {
     done = already ? name + " was not a member, nothing changed" : "removed " + name;
   }
+  if (!already)
+    record_action(dir, "member", {id}, "member " + o.op + " " + std::to_string(id.get()));
   print_membership(v, id, done, o.json, !already);
   return kExitOk;
 }

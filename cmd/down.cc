@@ -13,6 +13,7 @@
 #include "cmd/cluster/contract.h"
 #include "cmd/cluster/dir_lock.h"
 #include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/actions.h"
 #include "cmd/lab/command.h"
 #include "cmd/lab/output.h"
 #include "cmd/lab/process.h"
@@ -72,6 +73,10 @@ int run_down(const DownOptions& o) {
     stop_pid(pid, SIGTERM);  // already signalled: waits, escalates to SIGKILL after the bound
     stopped.push_back(id);
     if (!o.json) std::cout << "stopped node " << id.get() << " (pid " << pid << ")\n";
+  }
+  // Purged, the directory and its actions.jsonl go; without cluster.json there is no cluster.
+  if (!o.purge && std::filesystem::exists(dir + "/" + std::string(kClusterJson))) {
+    record_action(dir, "down", stopped, "down " + ids_text(stopped));
   }
   if (o.purge) {
     // Not while another command (an `up`) works in the directory.

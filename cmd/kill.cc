@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/actions.h"
 #include "cmd/lab/admin_client.h"
 #include "cmd/lab/command.h"
 #include "cmd/lab/output.h"
@@ -109,6 +110,9 @@ int run_process(Action action, const ProcessOptions& o) {
     if (!o.json) std::cout << "node " << id.get() << ": " << said << "\n";
     nodes.push_back(id.get());
   }
+  std::string text = std::string(action_name(action)) + " " + ids_text(ids);
+  if (action == Action::kKill) text += o.signal == "TERM" ? " (SIGTERM)" : " (SIGKILL)";
+  record_action(dir, action_name(action), ids, text);
   if (o.json) print_json({{"nodes", nodes}, {"action", action_name(action)}});
   return kExitOk;
 }

@@ -12,6 +12,7 @@
 
 #include "cmd/cluster/dir_lock.h"
 #include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/actions.h"
 #include "cmd/lab/admin_client.h"
 #include "cmd/lab/command.h"
 #include "cmd/lab/fault_shapes.h"
@@ -37,6 +38,23 @@ json groups_json(const std::vector<std::set<NodeId>>& groups) {
 std::string groups_text(const std::vector<std::set<NodeId>>& groups) {
   std::string out;
   for (const auto& g : groups) out += (out.empty() ? "" : " | ") + ids_text({g.begin(), g.end()});
+  return out;
+}
+
+// "{1,2} {3,4,5}": the groups as actions.jsonl words them (docs/trace.md).
+std::string braced_groups(const std::vector<std::set<NodeId>>& groups) {
+  std::string out;
+  for (const auto& g : groups) {
+    out += (out.empty() ? "{" : " {") + ids_text({g.begin(), g.end()}) + "}";
+  }
+  return out;
+}
+
+std::string cuts_text(const std::set<std::pair<NodeId, NodeId>>& cuts) {
+  std::string out;
+  for (const auto& [a, b] : cuts) {
+    out += (out.empty() ? "" : ", ") + std::to_string(a.get()) + "->" + std::to_string(b.get());
+  }
   return out;
 }
 
@@ -137,6 +155,10 @@ int run_partition(const PartitionOptions& o) {
     description = "partition: " + groups_text(rules.partition);
   }
   apply_rules(dir, spec, rules);
+  std::string text = "partition " + braced_groups(spec.faults.partition);
+  if (!o.random_shape.empty()) text += " (" + description + ")";
+  if (!spec.faults.cuts.empty()) text += "; cut " + cuts_text(spec.faults.cuts);
+  record_action(dir, "partition", all_ids(spec), text);
   if (o.json) {
     json doc = {{"nodes", ids_json(all_ids(spec))},
                 {"groups", groups_json(spec.faults.partition)},
@@ -180,6 +202,8 @@ int run_isolate(const SelOptions& o) {
   for (NodeId id : ids) groups.push_back({id});
   rules.partition = groups;
   apply_rules(dir, spec, rules);
+  record_action(dir, "isolate", ids,
+                "isolate " + ids_text(ids) + ": partition " + braced_groups(spec.faults.partition));
   if (o.json) {
     print_json({{"nodes", ids_json(ids)}, {"groups", groups_json(spec.faults.partition)}});
   } else {
@@ -218,6 +242,7 @@ int run_cut(const CutOptions& o) {
   apply_rules(dir, spec, rules);
   std::set<NodeId> touched(from.begin(), from.end());
   touched.insert(to.begin(), to.end());
+  record_action(dir, "cut", {touched.begin(), touched.end()}, "cut " + cuts_text(added));
   if (o.json) {
     print_json({{"nodes", ids_json({touched.begin(), touched.end()})}, {"cuts", cuts_json(added)}});
   } else {
@@ -267,6 +292,9 @@ int run_net(const NetOptions& o) {
   if (rule.from.empty() || rule.to.empty()) {
     for (NodeId id : all_ids(spec)) touched.insert(id);
   }
+  FaultFilter one(spec.seed);
+  one.set_rules(FaultRules{{}, {}, {rule}});
+  record_action(dir, "net", {touched.begin(), touched.end()}, one.describe());
   if (o.json) {
     print_json({{"nodes", ids_json({touched.begin(), touched.end()})},
                 {"link",
@@ -300,6 +328,10 @@ int run_heal(const HealOptions& o) {
   rules.cuts.clear();
   if (o.all) rules.links.clear();
   apply_rules(dir, spec, rules);
+  FaultFilter left(spec.seed);
+  left.set_rules(spec.faults);
+  record_action(dir, "heal", all_ids(spec),
+                std::string(o.all ? "heal --all" : "heal") + "; rules left: " + left.describe());
   if (o.json) {
     print_json({{"nodes", ids_json(all_ids(spec))}, {"links_kept", spec.faults.links.size()}});
   } else {

@@ -1,6 +1,7 @@
 // `raftlab status`: one row per node (process state, role, term, leader, indexes, faults);
 // `--watch` redraws it every 500 ms, and at once when a node's role, term, leader or process
-// changes (polled every 50 ms), with the time of the frame and a '*' on what changed.
+// changes (polled every 50 ms), with the time of the frame and a '*' on what changed. Both
+// name the cluster's trace level (docs/trace.md).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -57,8 +58,9 @@ void draw_frame(const ClusterSpec& spec, const std::vector<NodeView>& views,
   last = plain;
   const uint64_t ns = monotonic_ns();
   if (tty) std::cout << "\033[H\033[2J";
-  std::printf("cluster %s  [%llu.%03llu]  frame %llu  (* changed since the last frame)\n",
-              spec.cluster_id.c_str(), static_cast<unsigned long long>(ns / 1'000'000'000),
+  std::printf("cluster %s  trace %s  [%llu.%03llu]  frame %llu  (* changed since the last frame)\n",
+              spec.cluster_id.c_str(), to_string(spec.trace),
+              static_cast<unsigned long long>(ns / 1'000'000'000),
               static_cast<unsigned long long>(ns % 1'000'000'000 / 1'000'000),
               static_cast<unsigned long long>(frame));
   std::fflush(stdout);
@@ -71,7 +73,16 @@ int run_status(const StatusOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   if (!o.watch) {
     const ClusterSpec spec = load_cluster(dir);
-    print_status(spec, collect_views(dir, spec, true), o.json);
+    const std::vector<NodeView> views = collect_views(dir, spec, true);
+    if (o.json) {
+      nlohmann::json doc = status_json(spec, views);
+      doc["trace"] = to_string(spec.trace);
+      print_json(doc);
+    } else {
+      print_status(spec, views, false);
+      std::cout << "trace " << to_string(spec.trace)
+                << " (n<ID>/trace.jsonl; `up --trace` sets it)\n";
+    }
     return kExitOk;
   }
   const bool tty = ::isatty(STDOUT_FILENO) == 1;

@@ -14,6 +14,7 @@
 #include "cmd/cluster/contract.h"
 #include "cmd/cluster/dir_lock.h"
 #include "cmd/cluster/exit_codes.h"
+#include "cmd/lab/actions.h"
 #include "cmd/lab/admin_client.h"
 #include "cmd/lab/command.h"
 #include "cmd/lab/output.h"
@@ -42,6 +43,7 @@ struct UpOptions {
   std::string timeout = "10s";
   bool fresh = false;
   bool json = false;
+  std::string trace;     // off|changes|all; empty: changes, or the recorded level on a restart
   bool n_given = false;  // -n or timing flags given: refused on an existing cluster
 };
 
@@ -76,6 +78,7 @@ ClusterSpec new_spec(const UpOptions& o) {
   spec.fsync = !o.no_fsync;
   spec.snapshot_every = o.snapshot_every;
   spec.unsafe = o.unsafe;
+  if (!o.trace.empty()) spec.trace = *parse_trace_level(o.trace);
   std::vector<int> held;
   for (uint32_t k = 1; k <= o.nodes; ++k) {
     uint16_t port = 0;
@@ -175,7 +178,7 @@ int run_up(const UpOptions& o) {
                                          "directory");
   }
   const bool create = !exists || o.fresh;
-  const ClusterSpec spec = create ? new_spec(o) : load_cluster(dir);
+  ClusterSpec spec = create ? new_spec(o) : load_cluster(dir);
   // Checked before anything is written: a refused `up` leaves no cluster behind.
   for (const NodeSpec& n : spec.nodes) {
     if (!(create ? port_free(n.port) : wait_port_free(n.port))) {
@@ -191,9 +194,19 @@ int run_up(const UpOptions& o) {
       write_bootstrap(node_dir(dir, n.id), spec.voters);
     }
     save_cluster(dir, spec);
+  } else if (!o.trace.empty() && spec.trace != *parse_trace_level(o.trace)) {
+    // Unlike the flags of a new cluster, the trace level may change on a restart: it changes
+    // what the nodes write, nothing of the cluster they form.
+    spec.trace = *parse_trace_level(o.trace);
+    save_cluster(dir, spec);
   }
   start_all(dir, spec);
   lock.release();  // the leader is waited for without it
+  std::vector<NodeId> ids;
+  for (const NodeSpec& n : spec.nodes) ids.push_back(n.id);
+  record_action(dir, "up", ids,
+                std::string(create ? "up: created " : "up: restarted ") + ids_text(ids) +
+                    " (trace " + to_string(spec.trace) + ")");
   std::cerr << "raftlab: " << (create ? "created" : "restarted") << " cluster " << spec.cluster_id
             << " at " << dir << " (" << spec.nodes.size() << " nodes, seed " << spec.seed << ")\n";
   const int code = o.no_wait ? kExitOk : wait_for_leader(dir, spec, o.timeout);
@@ -238,6 +251,10 @@ void setup_up(CLI::App& app) {
       ->check(positive_duration_validator());
   cmd->add_flag("--fresh", o->fresh, "Wipe DIR first (refused while nodes are live)");
   cmd->add_flag("--json", o->json, "Print the status as one JSON document");
+  cmd->add_option("--trace", o->trace,
+                  "What each node writes to n<ID>/trace.jsonl: off, changes (default: all but "
+                  "heartbeats that change nothing) or all; kept on a restart unless given")
+      ->check(CLI::IsMember({"off", "changes", "all"}));
   cmd->callback([o, n, bp, et, hb, seed] {
     o->n_given = n->count() + bp->count() + et->count() + hb->count() + seed->count() > 0;
     run_command([o] { return run_up(*o); });

@@ -123,22 +123,37 @@ bool FaultFilter::reachable(NodeId from, NodeId to) const {
 Verdict FaultFilter::decide(NodeId from, NodeId to) {
   // A message to oneself never crosses the network; it consumes no randomness either.
   if (from == to) return Verdict{{0}};
-  if (!reachable(from, to)) return Verdict{};
+  if (!reachable(from, to)) {
+    Verdict cut_off;
+    cut_off.dropped_by = rules_.cuts.contains({from, to}) ? DropCause::kCut : DropCause::kPartition;
+    return cut_off;
+  }
 
   // The last matching rule wins; no matching rule means a perfect link.
   LinkFault fault;
-  for (const LinkRule& rule : rules_.links) {
-    if (matches(rule.from, from) && matches(rule.to, to)) fault = rule.fault;
+  int32_t link = -1;
+  for (size_t i = 0; i < rules_.links.size(); ++i) {
+    const LinkRule& rule = rules_.links[i];
+    if (matches(rule.from, from) && matches(rule.to, to)) {
+      fault = rule.fault;
+      link = static_cast<int32_t>(i);
+    }
   }
 
-  if (prng_.chance(fault.loss)) return Verdict{};
+  Verdict verdict;
+  verdict.link = link;
+  if (prng_.chance(fault.loss)) {
+    verdict.dropped_by = DropCause::kLoss;
+    return verdict;
+  }
 
   // uniform() is half-open, so [0, jitter_ms] is uniform(0, jitter_ms + 1).
   auto draw_delay = [this, &fault]() -> uint64_t {
     return uint64_t{fault.delay_ms} + prng_.uniform(0, uint64_t{fault.jitter_ms} + 1);
   };
   uint64_t first_ms = draw_delay();
-  if (prng_.chance(fault.reorder)) {
+  verdict.reordered = prng_.chance(fault.reorder);
+  if (verdict.reordered) {
     // Held back longer than any later message on this link can take, so those overtake it.
     const uint64_t hold_ms = fault.reorder_ms != 0
                                  ? uint64_t{fault.reorder_ms}
@@ -146,9 +161,9 @@ Verdict FaultFilter::decide(NodeId from, NodeId to) {
     first_ms += hold_ms;
   }
 
-  Verdict verdict;
   verdict.delays_ms.push_back(static_cast<uint32_t>(std::min(first_ms, kDelayMaxMs)));
-  if (prng_.chance(fault.duplicate)) {
+  verdict.duplicated = prng_.chance(fault.duplicate);
+  if (verdict.duplicated) {
     // The copy travels on its own: its delay is drawn afresh. Delays are listed in delivery
     // order, so the copy is the later of the two.
     const uint64_t copy_ms = draw_delay();
@@ -181,6 +196,51 @@ std::string FaultFilter::describe() const {
         describe_fault(rule.fault));
   }
   return out.empty() ? "none" : out;
+}
+
+namespace {
+
+// "1->2", "1,2->*": a link rule's ends as describe() writes them.
+std::string link_ends(const LinkRule& rule) {
+  return node_list(rule.from) + "->" + node_list(rule.to);
+}
+
+}  // namespace
+
+std::string FaultFilter::describe_drop(const Verdict& verdict, NodeId from, NodeId to) const {
+  switch (verdict.dropped_by) {
+    case DropCause::kNone:
+      return "none";
+    case DropCause::kCut:
+      return "cut " + std::to_string(from.get()) + "->" + std::to_string(to.get());
+    case DropCause::kPartition: {
+      std::string groups;
+      for (const auto& group : rules_.partition) {
+        groups += (groups.empty() ? "" : " | ") + node_list(group);
+      }
+      return "partition " + groups;
+    }
+    case DropCause::kLoss:
+      break;
+  }
+  if (verdict.link < 0 || static_cast<size_t>(verdict.link) >= rules_.links.size()) return "loss";
+  const LinkRule& rule = rules_.links[static_cast<size_t>(verdict.link)];
+  return "loss " + link_ends(rule) + " " + percent(rule.fault.loss);
+}
+
+std::string FaultFilter::describe_delay(const Verdict& verdict) const {
+  if (verdict.link < 0 || static_cast<size_t>(verdict.link) >= rules_.links.size()) return "delay";
+  const LinkRule& rule = rules_.links[static_cast<size_t>(verdict.link)];
+  if (verdict.reordered) return "reorder " + link_ends(rule) + " " + percent(rule.fault.reorder);
+  std::string out = "delay " + link_ends(rule) + " " + std::to_string(rule.fault.delay_ms) + "ms";
+  if (rule.fault.jitter_ms > 0) out += " jitter " + std::to_string(rule.fault.jitter_ms) + "ms";
+  return out;
+}
+
+std::string FaultFilter::describe_dup(const Verdict& verdict) const {
+  if (verdict.link < 0 || static_cast<size_t>(verdict.link) >= rules_.links.size()) return "dup";
+  const LinkRule& rule = rules_.links[static_cast<size_t>(verdict.link)];
+  return "dup " + link_ends(rule) + " " + percent(rule.fault.duplicate);
 }
 
 }  // namespace raftlab

@@ -52,10 +52,18 @@ struct FaultRules {
   friend bool operator==(const FaultRules&, const FaultRules&) = default;
 };
 
+/// Which rule dropped a message (Verdict::dropped_by).
+enum class DropCause : uint8_t { kNone, kPartition, kCut, kLoss };
+
 /// What happens to one message: delivered once per element of `delays_ms` after that many
-/// milliseconds. Empty means dropped.
+/// milliseconds. Empty means dropped. The rest says which rule acted, as plain numbers (no
+/// string per message); FaultFilter::describe_drop and friends name it for the trace.
 struct Verdict {
   std::vector<uint32_t> delays_ms;
+  DropCause dropped_by = DropCause::kNone;  // set when dropped (by a rule, not a self-send)
+  int32_t link = -1;        // the link rule that shaped it: its index in FaultRules::links
+  bool reordered = false;   // the first copy was held back by the link's reorder ratio
+  bool duplicated = false;  // delays_ms holds a second copy by the link's duplicate ratio
   bool dropped() const { return delays_ms.empty(); }
 };
 
@@ -84,6 +92,13 @@ class FaultFilter {
 
   /// A one-line description of the rules, e.g. "partition 1,2 | 3,4,5; cut 1->3; ...".
   std::string describe() const;
+
+  // The rule behind one verdict of decide(from, to), in the trace's words (docs/trace.md):
+  // "cut 1->2", "partition 1,2 | 3", "loss 1->2 30%"; "delay 1->* 50ms", "reorder 1->2 10%";
+  // "dup 1->2 10%". Call them before the rules change (they index the rules in force).
+  std::string describe_drop(const Verdict& verdict, NodeId from, NodeId to) const;
+  std::string describe_delay(const Verdict& verdict) const;
+  std::string describe_dup(const Verdict& verdict) const;
 
  private:
   Prng prng_;

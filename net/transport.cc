@@ -470,6 +470,7 @@ void Transport::on_conn_closed(Conn* conn) {
 void Transport::send(const Message& message) {
   if (closed_) return;
   const Verdict verdict = filter_.decide(options_.self, message.to);
+  if (callbacks_.on_fault) report_faults(message, verdict);
   if (verdict.dropped()) {
     ++counters_.fault_dropped;
     return;
@@ -503,6 +504,24 @@ void Transport::send(const Message& message) {
     uv_timer_start(&d->timer, TransportCallbacks::delay_cb, delay_ms, 0);
     delayed_.insert(d);
   }
+}
+
+// The rule is described only here, for a hook that wants it: decide() itself builds no string.
+void Transport::report_faults(const Message& message, const Verdict& verdict) const {
+  if (verdict.dropped()) {
+    if (verdict.dropped_by != DropCause::kNone) {
+      callbacks_.on_fault(FaultAct::kDrop, message,
+                          filter_.describe_drop(verdict, options_.self, message.to), 0);
+    }
+    return;
+  }
+  for (uint32_t delay_ms : verdict.delays_ms) {
+    if (delay_ms > 0) {
+      callbacks_.on_fault(FaultAct::kDelay, message, filter_.describe_delay(verdict), delay_ms);
+    }
+  }
+  if (verdict.duplicated)
+    callbacks_.on_fault(FaultAct::kDup, message, filter_.describe_dup(verdict), 0);
 }
 
 void Transport::on_delay_fired(Delayed* d) {

@@ -123,6 +123,16 @@ struct InboundGauges {
   size_t buffered_bytes = 0;  // sum over inbound connections (see kInboundBufferedBytesMax)
 };
 
+/// What a fault rule did to a message (Transport::Callbacks::on_fault).
+enum class FaultAct : uint8_t { kDrop, kDelay, kDup };
+
+/// Told of every message a fault rule drops, delays or duplicates (Transport::Callbacks), with
+/// the rule in the trace's words (FaultFilter::describe_drop...) and, for kDelay, the copy's
+/// delay. Messages lost for
+/// other reasons (no connection, a full queue) are not a rule's doing and are not reported.
+using FaultHook = std::function<void(FaultAct act, const Message& message, const std::string& rule,
+                                     uint32_t delay_ms)>;
+
 struct TransportOptions {
   std::string cluster_id;
   NodeId self;
@@ -147,6 +157,8 @@ class Transport {
     std::function<void(uint64_t client_conn, ClientRequest request)> on_client_request;
     /// A client connection closed: responses for it can no longer be delivered.
     std::function<void(uint64_t client_conn)> on_client_closed;
+    /// Optional (the node's trace): a fault rule dropped, delayed or duplicated a message.
+    FaultHook on_fault;
   };
 
   Transport(uv_loop_t* loop, TransportOptions options, Callbacks callbacks);
@@ -185,6 +197,7 @@ class Transport {
  private:
   friend struct TransportCallbacks;
   void log(const std::string& line) const;
+  void report_faults(const Message& message, const Verdict& verdict) const;
   void enqueue(NodeId to, std::string frame);
   void connect_peer(Peer* peer);
   void schedule_reconnect(Peer* peer);

@@ -398,17 +398,17 @@ void Core::step_follower(const Message& m) {
   switch (m.type) {
     case MessageType::kAppendEntries:
       note_leader(m.from);
-      reset_election_timer();
+      reset_election_timer(m.from);
       handle_append_entries(m);
       break;
     case MessageType::kHeartbeat:
       note_leader(m.from);
-      reset_election_timer();
+      reset_election_timer(m.from);
       handle_heartbeat(m);
       break;
     case MessageType::kInstallSnapshot:
       note_leader(m.from);
-      reset_election_timer();
+      reset_election_timer(m.from);
       handle_install_snapshot(m);
       break;
     case MessageType::kTimeoutNow:

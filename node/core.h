@@ -112,7 +112,8 @@ class Core {
   void become_leader();
 
   void campaign();
-  void reset_election_timer();
+  /// leader: the leader whose message this is an answer to (none for other resets).
+  void reset_election_timer(NodeId leader = kNoNode);
   void tally_votes();  // wins or loses the (pre-)election once a majority has answered
   size_t quorum() const { return membership_.voters.size() / 2 + 1; }
   bool self_is_voter() const { return is_voter(membership_, config_.id); }

@@ -14,12 +14,14 @@ using core_internal::str;
 // ---------------------------------------------------------------------------------------------
 // Election timer and CheckQuorum.
 
-void Core::reset_election_timer() {
+void Core::reset_election_timer(NodeId leader) {
   election_elapsed_ = 0;
   // §5.2: a fresh random timeout at every reset, from the seeded generator only.
   election_timeout_ =
       static_cast<uint32_t>(prng_.uniform(config_.election_ticks_min, config_.election_ticks_max));
-  if (tracing()) trace({.kind = TraceKind::kTimeoutDrawn, .value = election_timeout_});
+  if (tracing()) {
+    trace({.kind = TraceKind::kTimeoutDrawn, .peer = leader, .value = election_timeout_});
+  }
 }
 
 void Core::check_quorum_round() {

@@ -15,7 +15,8 @@
 namespace raftlab {
 
 enum class TraceKind : uint8_t {
-  kTimeoutDrawn,       // value: the election timeout drawn, in ticks (§5.2)
+  kTimeoutDrawn,       // value: the election timeout drawn, in ticks (§5.2); peer: the leader
+                       // whose message reset the timer (none: a role change, a vote)
   kTimeoutFired,       // the election timer ran out after `value` ticks; a campaign follows
   kVote,               // peer: the candidate; term: the one it asks a vote in; granted;
                        // prevote; why, when refused

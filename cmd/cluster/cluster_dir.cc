@@ -94,6 +94,25 @@ const NodeSpec* ClusterSpec::node(NodeId id) const {
   return nullptr;
 }
 
+const char* to_string(TraceLevel level) {
+  switch (level) {
+    case TraceLevel::kOff:
+      return "off";
+    case TraceLevel::kChanges:
+      return "changes";
+    case TraceLevel::kAll:
+      return "all";
+  }
+  return "?";
+}
+
+std::optional<TraceLevel> parse_trace_level(std::string_view text) {
+  for (TraceLevel level : {TraceLevel::kOff, TraceLevel::kChanges, TraceLevel::kAll}) {
+    if (text == to_string(level)) return level;
+  }
+  return std::nullopt;
+}
+
 std::string resolve_dir(const std::string& dir_flag) {
   if (!dir_flag.empty()) return dir_flag;
   const char* env = std::getenv(std::string(kDirEnv).c_str());
@@ -121,6 +140,7 @@ std::string cluster_to_json(const ClusterSpec& spec) {
   j["fsync"] = spec.fsync;
   j["snapshot_every"] = spec.snapshot_every;
   if (!spec.unsafe.empty()) j["unsafe"] = spec.unsafe;
+  j["trace"] = to_string(spec.trace);
   j["faults"] = faults_to_json(spec.faults);
   return j.dump(2) + "\n";
 }
@@ -222,6 +242,14 @@ ClusterSpec cluster_from_json(const std::string& text) {
     s.fsync = j.value("fsync", true);
     s.snapshot_every = j.value("snapshot_every", uint64_t{0});
     s.unsafe = j.value("unsafe", std::vector<std::string>{});
+    // Absent in a cluster.json written before tracing: the default level.
+    const std::string trace = j.value("trace", std::string(to_string(TraceLevel::kChanges)));
+    const std::optional<TraceLevel> level = parse_trace_level(trace);
+    if (!level) {
+      throw LabError(kExitEnvironment,
+                     "cluster.json: trace is \"" + trace + "\", want off, changes or all");
+    }
+    s.trace = *level;
     s.faults = faults_from_json(j.value("faults", json::object()));
     return s;
   } catch (const LabError&) {

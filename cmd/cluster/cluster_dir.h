@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cmd/cluster/exit_codes.h"
@@ -26,6 +27,13 @@ struct TimingSpec {
   uint32_t election_timeout_max_ms = 300;
 };
 
+/// How much each node traces (docs/trace.md): nothing, all but heartbeats that change nothing,
+/// or every message.
+enum class TraceLevel : uint8_t { kOff, kChanges, kAll };
+const char* to_string(TraceLevel level);
+/// "off", "changes", "all"; nullopt for anything else.
+std::optional<TraceLevel> parse_trace_level(std::string_view text);
+
 struct ClusterSpec {
   std::string cluster_id;
   uint64_t seed = 1;
@@ -37,6 +45,7 @@ struct ClusterSpec {
   // Test-only: names of node/config.h UnsafeSwitches every node turns on (`up --unsafe`), so a
   // checker can be shown to catch a broken cluster. Empty in every real use.
   std::vector<std::string> unsafe;
+  TraceLevel trace = TraceLevel::kChanges;
   FaultRules faults;
 
   const NodeSpec* node(NodeId id) const;

@@ -18,6 +18,8 @@
 //   DIR/n<ID>/node.log      the node's own log lines (stdout and stderr)
 //   DIR/n<ID>/admin.sock    Unix socket, mode 0600: the admin protocol below
 //   DIR/n<ID>/events.jsonl  structured events, one JSON object per line
+//   DIR/n<ID>/trace.jsonl   the node's trace (docs/trace.md); trace.1.jsonl: the one before
+//   DIR/actions.jsonl       what each CLI command did to the cluster (docs/trace.md), appended
 //   DIR/n<ID>/wal/ snap/    persist/: the write-ahead log and snapshots
 //
 // cluster.json (JSON, snake_case, stable):
@@ -32,6 +34,7 @@
 //    "fsync": true,
 //    "snapshot_every": 100000,                // snapshot every N applied entries; 0: never
 //    "unsafe": ["read_without_heartbeat"],   // test-only UnsafeSwitches (absent normally)
+//    "trace": "changes",                      // off|changes|all (docs/trace.md); absent: changes
 //    "faults": {"partition": [[1, 2], [3, 4, 5]],       // groups; unnamed nodes form one more
 //               "cuts": [[1, 3]],                        // directed: 1 -> 3 dropped
 //               "links": [{"from": [1], "to": [], "loss": 0.1, "delay_ms": 20,
@@ -69,6 +72,9 @@ constexpr std::string_view kPidFile = "pid";
 constexpr std::string_view kNodeLog = "node.log";
 constexpr std::string_view kAdminSocket = "admin.sock";
 constexpr std::string_view kEventsFile = "events.jsonl";
+constexpr std::string_view kTraceFile = "trace.jsonl";
+constexpr std::string_view kTraceOldFile = "trace.1.jsonl";  // kTraceFile before its rotation
+constexpr std::string_view kActionsFile = "actions.jsonl";
 using persist::kSnapDir;  // persist/layout.h names the node's data directories
 using persist::kWalDir;
 constexpr std::string_view kDefaultDir = "raftlab-data";

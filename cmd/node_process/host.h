@@ -6,6 +6,7 @@
 //   admin_handler.cc   the admin protocol (cmd/cluster/contract.h)
 //   snapshots.cc       when to snapshot the state machine, and saving it
 //   event_log.cc       events.jsonl and the node's log
+//   trace_writer.cc    trace.jsonl (docs/trace.md): the pipeline's Tracer
 #pragma once
 
 #include <uv.h>
@@ -23,6 +24,7 @@
 #include "cmd/node_process/client_service.h"
 #include "cmd/node_process/event_log.h"
 #include "cmd/node_process/node_storage.h"
+#include "cmd/node_process/trace_writer.h"
 #include "net/admin_server.h"
 #include "net/transport.h"
 #include "node/core.h"
@@ -48,6 +50,7 @@ class Host final : public Outbox {
   int prepare_node_dir(const NodeSpec& me);
   int lock_node_dir();
   int open_core();
+  int open_trace();
   std::vector<NodeId> starting_voters(const persist::NodeStorage& storage);
   void note_membership_source();
   int start_network(const NodeSpec& me);
@@ -101,6 +104,7 @@ class Host final : public Outbox {
   std::unique_ptr<net::Transport> transport_;
   std::unique_ptr<net::AdminServer> admin_;
   EventLog events_;
+  std::unique_ptr<TraceWriter> trace_;  // null when cluster.json's trace level is off
   std::unique_ptr<CoreEvents> core_events_;
   DirLock node_lock_;  // DIR/n<ID>/lock, held for the life of the process
 

@@ -46,6 +46,7 @@ Config make_config(const ClusterSpec& spec, NodeId id, std::vector<NodeId> voter
       std::max<uint32_t>(c.election_ticks_min + 1, t.election_timeout_max_ms / tick_ms);
   // Every node draws its own election jitter: with one seed for all, timeouts would tie.
   c.seed = spec.seed * 1'000'003ull + id.get();
+  c.trace = spec.trace != TraceLevel::kOff;  // off: the core does not even assemble decisions
   return c;
 }
 
@@ -65,6 +66,7 @@ int Host::run() {
   }
   if (const int code = prepare_node_dir(*me); code != 0) return code;
   if (const int code = open_core(); code != 0) return code;
+  if (const int code = open_trace(); code != 0) return code;
   if (!events_.open(node_dir_ + "/" + std::string(kEventsFile))) {
     log("cannot open events.jsonl: " + std::string(std::strerror(errno)));
     return kExitEnvironment;
@@ -159,9 +161,21 @@ int Host::open_core() {
   storage_ = std::make_unique<WalStorage>(id_, &loop_, std::move(storage.wal), node_dir_,
                                           spec_.fsync, snapshot_index, std::move(callbacks));
   opened_.reset();
-  pipeline_ = std::make_unique<Pipeline>(Pipeline::Parts{storage_.get(), this, &kv_, &kv_},
-                                         core_->config().unsafe.release_before_persist);
+  if (spec_.trace != TraceLevel::kOff) {
+    trace_ = std::make_unique<TraceWriter>(
+        id_, spec_.trace, std::max<uint32_t>(1, spec_.timing.tick_ms),
+        [this] { return std::string_view(role_name(*core_)) == "learner"; });
+  }
+  pipeline_ =
+      std::make_unique<Pipeline>(Pipeline::Parts{storage_.get(), this, &kv_, &kv_, trace_.get()},
+                                 core_->config().unsafe.release_before_persist);
   return 0;
+}
+
+int Host::open_trace() {
+  if (trace_ == nullptr || trace_->open(node_dir_)) return 0;
+  log("cannot open " + std::string(kTraceFile) + ": " + std::strerror(errno));
+  return kExitEnvironment;
 }
 
 // The voters this node starts with (Config::voters). After the first start the configuration
@@ -207,8 +221,14 @@ int Host::start_network(const NodeSpec& me) {
   topts.fault_seed = spec_.seed * 7919 + id_.get();
   topts.log_prefix = "node " + std::to_string(id_.get()) + " transport";
   net::Transport::Callbacks callbacks;
+  if (trace_ != nullptr) {
+    callbacks.on_fault = [this](net::FaultAct act, const Message& m, const std::string& rule,
+                                uint32_t delay_ms) { trace_->fault(act, m, rule, delay_ms); };
+  }
   callbacks.on_message = [this](Message m) {
-    if (!shutting_down_) step(Receive{std::move(m)});
+    if (shutting_down_) return;
+    if (trace_ != nullptr) trace_->received(m);
+    step(Receive{std::move(m)});
   };
   callbacks.on_event = [this](std::string_view event, NodeId peer, const std::string& detail) {
     events_.emit(std::string(event), {{"peer", peer.get()}, {"detail", detail}});
@@ -265,6 +285,7 @@ void Host::start_timers() {
         h->core_events_->flush_commit(uv_now(&h->loop_), h->kv_.applied());
         if (!h->shutting_down_) h->kv_.expire();
         h->events_.flush();
+        if (h->trace_ != nullptr) h->trace_->flush();
       },
       kEventsFlushIntervalMs, kEventsFlushIntervalMs);
   uv_check_init(&loop_, &batch_check_);
@@ -331,6 +352,7 @@ void Host::fatal(const std::string& what) {
   log("fatal: " + what);
   events_.emit("crash", {{"error", what}});
   events_.close();
+  if (trace_ != nullptr) trace_->close();
   std::_Exit(kExitEnvironment);
 }
 
@@ -359,6 +381,7 @@ std::optional<Outcome> Host::step(const Input& input) {
     log(std::string("fatal: the Raft core failed: ") + e.what());
     events_.emit("crash", {{"error", e.what()}});
     events_.close();
+    if (trace_ != nullptr) trace_->close();  // what led here is worth keeping
     std::abort();
   }
   std::optional<Outcome> outcome = ready.outcome;
@@ -405,6 +428,7 @@ void Host::finish_shutdown() {
     exit_code_ = kExitEnvironment;
   }
   events_.close();
+  if (trace_ != nullptr) trace_->close();
   remove_pid_file();
   ::unlink(std::string(kAdminSocket).c_str());  // relative: we run in the node directory
   close_handle(reinterpret_cast<uv_handle_t*>(&tick_timer_));

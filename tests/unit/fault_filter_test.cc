@@ -229,5 +229,54 @@ TEST_CASE("describe gives one stable line") {
         "link *->* perfect");
 }
 
+// The trace names the rule behind each drop, delay and copy (docs/trace.md).
+TEST_CASE("a verdict names the rule that acted: cut, partition, or the matching link rule") {
+  FaultFilter filter(1);
+  filter.cut(n(1), n(2), true);
+  Verdict cut = filter.decide(n(1), n(2));
+  CHECK(cut.dropped_by == DropCause::kCut);
+  CHECK(filter.describe_drop(cut, n(1), n(2)) == "cut 1->2");
+  // The other direction of a one-way cut passes untouched.
+  const Verdict back = filter.decide(n(2), n(1));
+  CHECK(back.dropped_by == DropCause::kNone);
+  CHECK(back.link == -1);
+
+  filter.heal();
+  filter.partition({nodes({1, 2}), nodes({3})});
+  const Verdict split = filter.decide(n(3), n(1));
+  CHECK(split.dropped_by == DropCause::kPartition);
+  CHECK(filter.describe_drop(split, n(3), n(1)) == "partition 1,2 | 3");
+
+  filter.heal();
+  filter.set_link(LinkRule{{}, {}, LinkFault{.delay_ms = 50}});
+  filter.set_link(LinkRule{nodes({1}), nodes({2}), LinkFault{.loss = 1}});
+  const Verdict lost = filter.decide(n(1), n(2));
+  CHECK(lost.dropped_by == DropCause::kLoss);
+  CHECK(lost.link == 1);  // the later matching rule
+  CHECK(filter.describe_drop(lost, n(1), n(2)) == "loss 1->2 100%");
+  const Verdict slow = filter.decide(n(2), n(1));
+  CHECK(slow.link == 0);
+  CHECK(slow.delays_ms == std::vector<uint32_t>{50});
+  CHECK(filter.describe_delay(slow) == "delay *->* 50ms");
+}
+
+TEST_CASE("a verdict says when a copy was added or held back, and by which rule") {
+  FaultFilter filter(1);
+  filter.set_link(LinkRule{nodes({1}), {}, LinkFault{.jitter_ms = 5, .duplicate = 1}});
+  const Verdict twice = filter.decide(n(1), n(3));
+  CHECK(twice.duplicated);
+  CHECK(twice.delays_ms.size() == 2);
+  CHECK_FALSE(twice.reordered);
+  CHECK(filter.describe_dup(twice) == "dup 1->* 100%");
+  CHECK(filter.describe_delay(twice) == "delay 1->* 0ms jitter 5ms");
+
+  filter.set_link(LinkRule{{}, nodes({2}), LinkFault{.reorder = 1, .reorder_ms = 40}});
+  const Verdict held = filter.decide(n(1), n(2));
+  CHECK(held.reordered);
+  CHECK_FALSE(held.duplicated);
+  CHECK(held.delays_ms == std::vector<uint32_t>{40});
+  CHECK(filter.describe_delay(held) == "reorder *->2 100%");
+}
+
 }  // namespace
 }  // namespace raftlab
