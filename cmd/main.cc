@@ -40,7 +40,7 @@ const std::vector<VerbGroup>& verb_groups() {
        {"up", "down", "status", "kill", "start", "restart", "pause", "resume", "members", "member",
         "rebuild", "transfer", "snapshot"}},
       {"Faults", {"partition", "isolate", "cut", "net", "heal", "faults"}},
-      {"Inspect", {"wait", "log", "logs"}},
+      {"Inspect", {"wait", "log", "logs", "timeline"}},
       {"Key/value store", {"put", "get", "append", "delete", "cas"}},
       {"Test and measure", {"check", "bench"}},
   };
@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
   raftlab::lab::setup_kv_commands(app);  // put, get, append, delete, cas
   raftlab::lab::setup_bench(app);
   raftlab::lab::setup_check(app);
+  raftlab::lab::setup_timeline(app);
 
   group_verbs(app);
   app.footer(kFooter);

@@ -24,5 +24,6 @@ void setup_log_diff(CLI::App& log);     // `log diff`, under `log` (added by cmd
 void setup_kv_commands(CLI::App& app);  // put, get, append, delete, cas
 void setup_bench(CLI::App& app);        // cmd/drive/bench.cc
 void setup_check(CLI::App& app);        // cmd/drive/check_run.cc
+void setup_timeline(CLI::App& app);     // cmd/timeline.cc
 
 }  // namespace raftlab::lab

@@ -98,6 +98,7 @@ else
   RAFTLAB_SEEDS=${RAFTLAB_ASAN_SEEDS:-300} \
     RAFTLAB_UP_ROUNDS=${RAFTLAB_ASAN_UP_ROUNDS:-5} \
     RAFTLAB_CRASH_KILLS=${RAFTLAB_ASAN_CRASH_KILLS:-60} \
+    RAFTLAB_BROWSER_LARGE=0 \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build/asan --output-on-failure -j2 --timeout 900

@@ -6,44 +6,16 @@
 // still drawn; the zoom buttons and a fault button change the range; no console error; no
 // network request. Saves OUT_PREFIX-overview.png and OUT_PREFIX-zoomed.png.
 // Usage: node check_page.mjs PAGE.html HISTORY.expect.json OUT_PREFIX  (NODE_PATH: puppeteer-core)
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 
-const require = createRequire(resolve(process.env.RAFTLAB_BROWSER_NODE || '.', 'noop.js'));
-const puppeteer = require('puppeteer-core');
+import { check, failures, runPage } from './page_harness.mjs';
 
-const kChromium = process.env.CHROMIUM || '/usr/bin/chromium';
-const kReadyTimeoutMs = 15000;  // the page must have drawn by then
 const kOpenMsMax = 5000;        // opening (load to first draw) must stay under this
 const [page_path, expect_path, out_prefix] = process.argv.slice(2);
 const expect = JSON.parse(readFileSync(expect_path, 'utf8'));
-const failures = [];
-const check = (ok, what) => { if (!ok) failures.push(what); };
 
-const browser = await puppeteer.launch({
-  executablePath: kChromium, headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions'],
-});
-let page_errors = [], blocked = [];
-try {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1400, height: 1000 });
-  await page.setRequestInterception(true);
-  page.on('request', (r) => {
-    if (r.url().startsWith('file:')) return r.continue();
-    blocked.push(r.url());
-    return r.abort('internetdisconnected');
-  });
-  page.on('console', (m) => { if (m.type() === 'error') page_errors.push(m.text()); });
-  page.on('pageerror', (e) => page_errors.push(String(e)));
-  const started = Date.now();
-  await page.goto('file://' + resolve(page_path), { waitUntil: 'load' });
-  await page.waitForFunction('window.raftlabView && window.raftlabView.ready',
-                             { timeout: kReadyTimeoutMs });
-  const open_ms = Date.now() - started;
-  console.log(`opened in ${open_ms} ms`);
-  check(open_ms < kOpenMsMax, `opening took ${open_ms} ms (max ${kOpenMsMax})`);
+await runPage({ path: page_path, ready: 'window.raftlabView && window.raftlabView.ready',
+               viewport: { width: 1400, height: 1000 }, open_ms_max: kOpenMsMax }, async (page) => {
   const view = () => page.evaluate(() => JSON.parse(JSON.stringify(window.raftlabView)));
   // The colour drawn at node `node`'s lane at time t of the detail view, as #rrggbb.
   const lane_colour = (node, t) => page.evaluate((node, t) => {
@@ -128,13 +100,4 @@ try {
   const v4 = await view();
   check(v4.from <= expect.bands[0].from && v4.to >= expect.bands[0].to && v4.to - v4.from < v0.full,
         `overview click on the first fault: ${v4.from}..${v4.to}`);
-} catch (e) {
-  failures.push('exception: ' + (e && e.stack || e));
-} finally {
-  await browser.close();
-}
-check(page_errors.length === 0, 'console errors: ' + page_errors.join(' | '));
-check(blocked.length === 0, `${blocked.length} network requests: ${blocked.slice(0, 3).join(' ')}`);
-for (const f of failures) console.error('FAIL: ' + f);
-console.log(failures.length ? `${failures.length} failures` : 'all checks passed');
-process.exit(failures.length ? 1 : 0);
+});
