@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -15,6 +16,7 @@
 #include "cmd/lab/command.h"
 #include "cmd/timeline/model.h"
 #include "cmd/verbs.h"
+#include "node/message.h"
 
 namespace raftlab::lab {
 namespace {
@@ -46,12 +48,45 @@ std::set<uint32_t> node_set(const std::string& list) {
   return out;
 }
 
-std::set<std::string> word_set(const std::string& list) {
+// The record kinds of docs/trace.md besides messages, and named groups of types that tell
+// one story each (the tutorial's chapters use them).
+const std::set<std::string> kRecordKinds = {
+    "send",     "recv",       "drop",           "delay",     "dup",      "timeout",
+    "fired",    "vote",       "role",           "append",    "truncate", "commit",
+    "apply",    "snap_taken", "snap_installed", "snap_sent", "member",   "transfer",
+    "stepdown", "heartbeats", "suppressed",     "trace",     "action"};
+const std::map<std::string, std::set<std::string>> kTypeGroups = {
+    {"election",
+     {"PreVote", "PreVoteResponse", "RequestVote", "RequestVoteResponse", "TimeoutNow", "fired",
+      "vote", "role", "stepdown", "action"}},
+    {"replication",
+     {"AppendEntries", "AppendEntriesResponse", "InstallSnapshot", "InstallSnapshotResponse",
+      "append", "truncate", "commit", "snap_sent", "snap_installed", "role", "action"}},
+};
+
+bool is_message_type(const std::string& name) {
+  for (int t = 1; t <= kMessageTypeCount; ++t) {
+    if (name == to_string(static_cast<MessageType>(t))) return true;
+  }
+  return false;
+}
+
+// "RequestVote,vote" as names; a group expands; an unknown name is a usage error (a typo must
+// not filter everything out silently).
+std::set<std::string> type_set(const std::string& list) {
   std::set<std::string> out;
   std::stringstream s(list);
   std::string item;
   while (std::getline(s, item, ',')) {
-    if (!item.empty()) out.insert(item);
+    if (item.empty()) continue;
+    if (auto g = kTypeGroups.find(item); g != kTypeGroups.end()) {
+      out.insert(g->second.begin(), g->second.end());
+    } else if (is_message_type(item) || kRecordKinds.count(item) != 0) {
+      out.insert(item);
+    } else {
+      throw LabError(kExitUsage, "unknown message type or record kind: " + item +
+                                     " (see docs/trace.md; groups: election, replication)");
+    }
   }
   return out;
 }
@@ -92,7 +127,7 @@ int run_timeline(const TimelineOptions& o) {
     if (!out) throw LabError(kExitEnvironment, "cannot write " + o.html);
     return kExitOk;
   }
-  timeline::Filter f{node_set(o.nodes), word_set(o.types), node_set(o.from),
+  timeline::Filter f{node_set(o.nodes), type_set(o.types), node_set(o.from),
                      node_set(o.to),    o.since_s,         o.until_s};
   std::cout << (o.json ? timeline::format_json(tl, f) : timeline::format_text(tl, f));
   return kExitOk;
@@ -115,7 +150,8 @@ void setup_timeline(CLI::App& app) {
   text->excludes(json);
   cmd->add_option("--node", o->nodes, "Only these nodes' records and messages (1,3)");
   cmd->add_option("--type", o->types,
-                  "Only these message types or record kinds (RequestVote,vote,role,action)");
+                  "Only these message types or record kinds (RequestVote,vote,role,action), or "
+                  "a group: election, replication");
   cmd->add_option("--from", o->from, "Only messages sent by these nodes");
   cmd->add_option("--to", o->to, "Only messages sent to these nodes");
   cmd->add_option("--since", o->since_s, "From this many seconds after the first record")

@@ -295,6 +295,7 @@ void Host::start_timers() {
     if (h->shutting_down_) return;
     h->kv_.flush_proposals();
     h->maybe_snapshot();
+    if (h->trace_ != nullptr) h->trace_->write_if_due();
   });
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;

@@ -398,8 +398,15 @@ void TraceWriter::flush() {
   write_out();
 }
 
+void TraceWriter::write_if_due() {
+  if (buffer_.empty()) return;
+  const uint64_t now = monotonic_ns();
+  if (now - last_write_ns_ >= kTraceWriteIntervalNs) write_out();
+}
+
 void TraceWriter::write_out() {
   if (fd_ < 0 || buffer_.empty()) return;
+  last_write_ns_ = monotonic_ns();
   if (file_bytes_ > 0 && file_bytes_ + buffer_.size() > kTraceFileBytesMax) rotate();
   size_t done = 0;
   while (fd_ >= 0 && done < buffer_.size()) {

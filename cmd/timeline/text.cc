@@ -70,7 +70,9 @@ std::string seconds(const Timeline& tl, int64_t t) {
   return buf;
 }
 
-// "  (0.412ms)", " LOST", and the fault that acted on it.
+// "  (0.412ms)"; "  LOST" when a fault rule dropped it; "  (no receipt)" when the receiver
+// traced none (it may have died, or been killed before its last records were written); and the
+// fault that acted on it.
 std::string delivery(const Message& m) {
   std::string s;
   if (m.recv != kNoTime && m.sent != kNoTime) {
@@ -78,7 +80,7 @@ std::string delivery(const Message& m) {
     std::snprintf(buf, sizeof buf, "  (%.3fms)", static_cast<double>(m.recv - m.sent) / 1e6);
     s = buf;
   } else if (m.recv == kNoTime) {
-    s = "  LOST";
+    s = m.fault.rfind("drop", 0) == 0 ? "  LOST" : "  (no receipt)";
   }
   if (!m.fault.empty()) s += "  [" + m.fault + "]";
   return s;
@@ -133,7 +135,8 @@ std::string decision_text(const Record& r) {
   }
   if (ev == "role") {
     std::string s = "becomes " + num(j, "role");
-    return has(j, "leader") ? s + " (leader n" + num(j, "leader") + ")" : s;
+    const bool names_leader = has(j, "leader") && num(j, "role") != "leader";
+    return names_leader ? s + " (leader n" + num(j, "leader") + ")" : s;
   }
   if (ev == "append") {
     std::string s = "appends " + num(j, "first") + ".." + num(j, "last") + " t" + num(j, "term");

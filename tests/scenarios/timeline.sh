@@ -68,7 +68,7 @@ grep -q "n$new  L .* becomes leader" "$WORK/out" || fail "n$new never leads"
 grep -q "kill $old" "$WORK/out" || fail "the kill action is missing"
 grep -q -- "-> n[0-9] RequestVote " "$WORK/out" || fail "no RequestVote arrow"
 expect_rc 0 rl timeline --json
-# Every receipt pairs with a send, except from the killed node (SIGKILL loses its last 100 ms).
+# Every receipt pairs with a send, except from the killed node (SIGKILL loses its last 10 ms of trace).
 python3 - "$WORK/out" "$old" <<'PY' || fail "a receipt without its send in a real trace"
 import json, sys
 doc = json.load(open(sys.argv[1]))

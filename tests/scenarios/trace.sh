@@ -24,7 +24,7 @@ new=$(rl wait leader --nodes "$rest" --json --timeout 10s | jfield 'j["leader"]'
 term=$(admin_status "$new" term) || fail "node $new does not answer"
 follower=$(echo "$rest" | tr ',' '\n' | grep -vx "$new")
 rl cut "$new" "$follower" --one-way >/dev/null || fail "cut $new -> $follower"
-# Drops reach the file with the node's 100 ms flush: bounded wait for the first.
+# Drops reach the file within the trace writer's 10 ms (or the 100 ms summaries timer): bounded wait for the first.
 for _ in $(seq 50); do
   grep -q '"ev":"drop"' "$D/n$new/trace.jsonl" 2>/dev/null && break
   sleep 0.1
@@ -60,7 +60,7 @@ for n, rs in recs.items():
     for r in rs:
         if r["ev"] == "send":
             sends[(r["from"], r["seq"])] = r
-# The killed node lost at most its last 100 ms of trace: its messages received after its last
+# The killed node lost at most its last 10 ms of trace: its messages received after its last
 # written send have no send record, and are the only ones allowed none.
 old_last_seq = max([r["seq"] for r in recs[old] if r["ev"] == "send"], default=0)
 links = collections.defaultdict(list)
