@@ -80,6 +80,13 @@ void write_manifest(const std::string& wal_dir, const Manifest& m, bool fsync) {
 ManifestKeeper::ManifestKeeper(std::string wal_dir, bool fsync, Manifest on_disk)
     : wal_dir_(std::move(wal_dir)), fsync_(fsync), manifest_(std::move(on_disk)) {}
 
+void ManifestKeeper::publish_durable_to(std::shared_ptr<DurableTable> table,
+                                        std::string durable_name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  durable_ = std::move(table);
+  durable_name_ = std::move(durable_name);
+}
+
 Manifest ManifestKeeper::get() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return manifest_;

@@ -38,6 +38,8 @@
 #include <string>
 #include <string_view>
 
+#include "persist/durable.h"
+
 namespace raftlab::persist {
 
 constexpr char kManifestMagic[8] = {'R', 'L', 'A', 'B', 'M', 'A', 'N', 'I'};
@@ -79,14 +81,19 @@ class ManifestKeeper {
     change(next);
     if (next == manifest_) return;
     write_manifest(wal_dir_, next, fsync_);
+    if (durable_) durable_->publish_whole(durable_name_);  // after its rename was fsynced
     manifest_ = std::move(next);
   }
+  /// Each write from now on is published to `table` once durable.
+  void publish_durable_to(std::shared_ptr<DurableTable> table, std::string durable_name);
 
  private:
   const std::string wal_dir_;
   const bool fsync_;
   mutable std::mutex mutex_;
-  Manifest manifest_;  // guarded by mutex_; what the file holds
+  Manifest manifest_;                      // guarded by mutex_; what the file holds
+  std::shared_ptr<DurableTable> durable_;  // guarded by mutex_; null: nothing published
+  std::string durable_name_;               // "wal/MANIFEST"
 };
 
 }  // namespace raftlab::persist

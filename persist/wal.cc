@@ -2,12 +2,15 @@
 #include "persist/wal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
 #include <cstdio>
 #include <map>
+
+#include "persist/layout.h"
 
 namespace raftlab::persist {
 
@@ -19,6 +22,7 @@ struct SyncJob::Segment {
   std::string open_name;    // "open-N" while being written
   std::string closed_name;  // set when closed; the job renames the file to it
   uint64_t bytes = 0;       // written to fd (not counting the Wal's buffer)
+  uint64_t inode = 0;       // for the durable table (durable.h); set when the fd is opened
   uint64_t head_bytes = 0;  // header + the hard state and snapshot records that begin it
   bool has_entries = false;
   Index first_index;  // first entry record in the file
@@ -38,6 +42,15 @@ namespace {
 
 constexpr const char* kOpenPrefix = "open-";
 constexpr size_t kSegmentsCountMax = 1'000'000;  // more files than this in wal/ is damage
+
+// A WAL file's name in the durable table: relative to the node directory.
+std::string durable_name(const std::string& name) { return std::string(kWalDir) + "/" + name; }
+
+uint64_t inode_of(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw IoError(path, "fstat failed");
+  return static_cast<uint64_t>(st.st_ino);
+}
 
 std::string digits20(uint64_t v) {
   char buf[24];
@@ -162,8 +175,10 @@ void SyncJob::run() noexcept {
     }
     if (!list_current_) {
       if (fsync_ && (sync_directory_ || !closed_.empty())) sync_directory(dir_);
+      publish_renames();
       if (fsync_ && current_ != nullptr)
         sync_file(current_->fd, join_path(dir_, current_->open_name));
+      publish_current();
       return;
     }
     // A new segment: its header and its name are durable before the manifest lists it, so a
@@ -173,6 +188,10 @@ void SyncJob::run() noexcept {
       sync_file(current_->fd, join_path(dir_, current_->open_name));
       sync_directory(dir_);
     }
+    // Published before the manifest that lists it is written (durable.h keeps a MANIFEST
+    // renamed over the published one).
+    publish_renames();
+    publish_current();
     manifest_->update([this](Manifest& m) {
       m.last_seq = current_->seq;
       for (const auto& seg : closed_) {
@@ -182,6 +201,22 @@ void SyncJob::run() noexcept {
   } catch (const std::exception& e) {
     error_ = e.what();
   }
+}
+
+// Closed segments are synced whole; published under their new names only after the directory
+// fsync that made the renames durable (durable.h).
+void SyncJob::publish_renames() {
+  if (durable_ == nullptr || !fsync_) return;
+  for (const auto& seg : closed_) {
+    durable_->publish(durable_name(seg->closed_name), seg->inode, seg->bytes);
+    durable_->forget(durable_name(seg->open_name));
+  }
+}
+
+// Only after the fdatasync (and a new segment's directory fsync) returned.
+void SyncJob::publish_current() {
+  if (durable_ == nullptr || !fsync_ || current_ == nullptr) return;
+  durable_->publish(durable_name(current_->open_name), current_->inode, current_bytes_);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,6 +242,7 @@ void Wal::start_segment() {
   seg->dir = dir_;
   seg->open_name = open_segment_name(seg->seq);
   seg->fd = open_file(seg->path(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
+  seg->inode = inode_of(seg->fd, seg->path());
   directory_dirty_ = true;  // the next sync fsyncs the directory so the file's name is durable
   assert(buffer_.empty());
   buffer_ = encode_segment_header(seg->seq);
@@ -308,6 +344,8 @@ SyncJob Wal::begin_sync() {
   job.sync_directory_ = directory_dirty_;
   directory_dirty_ = false;
   job.manifest_ = manifest_;
+  job.durable_ = durable_;
+  job.current_bytes_ = current_->bytes;  // flushed above: every write up to job.seq_
   job.list_current_ = current_->seq > listed_last_seq_;
   listed_last_seq_ = std::max(listed_last_seq_, current_->seq);
   job.closed_ = closed_unsynced_;
@@ -357,10 +395,19 @@ size_t Wal::remove_segments_below(Index index) {
     m.first_name = first_name;
   });
   for (size_t k = 0; k < removed; ++k) remove_file(closed_durable_[k]->path());
+  if (options_.fsync) sync_directory(dir_);
+  for (size_t k = 0; k < removed && durable_; ++k) {
+    durable_->forget(durable_name(closed_durable_[k]->closed_name));
+  }
   closed_durable_.erase(closed_durable_.begin(),
                         closed_durable_.begin() + static_cast<std::ptrdiff_t>(removed));
-  if (options_.fsync) sync_directory(dir_);
   return removed;
+}
+
+void Wal::publish_durable_to(std::shared_ptr<DurableTable> table) {
+  if (!options_.fsync) return;  // nothing is ever durable: publish nothing (durable.h)
+  durable_ = table;
+  manifest_->publish_durable_to(std::move(table), durable_name(kManifestName));
 }
 
 std::string Wal::name_of_segment(uint64_t seq) const {
@@ -645,6 +692,7 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
 
   if (last_open) {
     last_open->fd = open_file(last_open->path(), O_WRONLY | O_APPEND);
+    last_open->inode = inode_of(last_open->fd, last_open->path());
     if (last_open->head_bytes == 0) last_open->head_bytes = kSegmentHeaderBytes;
     current_ = std::move(last_open);
   } else {

@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "node/types.h"
+#include "persist/durable.h"
 #include "persist/format.h"
 #include "persist/io.h"
 #include "persist/manifest.h"
@@ -116,12 +117,16 @@ class SyncJob {
 
  private:
   friend class Wal;
+  void publish_renames();
+  void publish_current();
   uint64_t seq_ = 0;
   bool fsync_ = true;
   bool ran_ = false;
   bool sync_directory_ = false;  // a segment was created since the last sync
   bool list_current_ = false;    // current_ is newer than the manifest's last_seq
   std::shared_ptr<ManifestKeeper> manifest_;
+  std::shared_ptr<DurableTable> durable_;  // null: nothing published (durable.h)
+  uint64_t current_bytes_ = 0;             // current_'s length when the job began
   std::string dir_;
   std::vector<std::shared_ptr<Segment>> closed_;  // sync, then rename to their final names
   std::shared_ptr<Segment> current_;
@@ -168,6 +173,8 @@ class Wal {
   Index last_index() const { return last_index_; }
   const std::string& dir() const { return dir_; }
   size_t segments_count() const;  // durable closed + closed in flight + current
+  /// From now on, each sync publishes what it made durable to `table` (durable.h).
+  void publish_durable_to(std::shared_ptr<DurableTable> table);
 
  private:
   using Segment = SyncJob::Segment;
@@ -194,6 +201,7 @@ class Wal {
   std::set<std::string> closed_names_;  // never reused: a rename must not replace a segment
   bool directory_dirty_ = false;
   std::shared_ptr<ManifestKeeper> manifest_;  // set by recovery
+  std::shared_ptr<DurableTable> durable_;     // null: nothing published
   uint64_t listed_last_seq_ = 0;  // the manifest's last_seq once the jobs begun so far ran
   uint64_t next_segment_seq_ = 1;
   uint64_t written_seq_ = 0;

@@ -490,7 +490,8 @@ void setup_check(CLI::App& app) {
                       "Keys in use at a time (default 5); each is retired after 300 operations"),
       cmd->add_option("--nemesis", o->nemesis,
                       "Faults: all, none, or a list of partition, ring, bridge, isolate-leader, "
-                      "cut, kill, pause, loss, delay, transfer, member (default all)"),
+                      "cut, kill, pause, loss, delay, transfer, member, power (default all: "
+                      "every kind but power, which cuts the nodes' files as a power cut)"),
       cmd->add_option("--nemesis-interval", o->nemesis_interval,
                       "A new fault this often (default 3s)")
           ->check(duration_validator()),

@@ -25,10 +25,10 @@ namespace raftlab::lab {
 namespace {
 
 // Every kind, in the order of `--nemesis all` and of the usage error's list.
-constexpr std::array<FaultKind, 11> kFaultKinds = {
+constexpr std::array<FaultKind, 12> kFaultKinds = {
     FaultKind::kPartition, FaultKind::kRing,     FaultKind::kBridge, FaultKind::kIsolateLeader,
     FaultKind::kCut,       FaultKind::kKill,     FaultKind::kPause,  FaultKind::kLoss,
-    FaultKind::kDelay,     FaultKind::kTransfer, FaultKind::kMember,
+    FaultKind::kDelay,     FaultKind::kTransfer, FaultKind::kMember, FaultKind::kPower,
 };
 
 }  // namespace
@@ -57,6 +57,8 @@ const char* to_string(FaultKind kind) {
       return "transfer";
     case FaultKind::kMember:
       return "member";
+    case FaultKind::kPower:
+      return "power";
   }
   return "partition";
 }
@@ -76,7 +78,9 @@ std::vector<FaultKind> parse_nemesis_kinds(const std::string& text) {
     const auto named = std::find_if(kFaultKinds.begin(), kFaultKinds.end(),
                                     [&](FaultKind k) { return part == to_string(k); });
     if (part == "all") {
-      for (FaultKind k : kFaultKinds) add(k);
+      for (FaultKind k : kFaultKinds) {
+        if (k != FaultKind::kPower) add(k);  // by name only: `all` meant these before it
+      }
     } else if (named != kFaultKinds.end()) {
       add(*named);
     } else {
@@ -285,6 +289,23 @@ Plan plan_stop_node(const Situation& s, FaultKind kind) {
   return p;
 }
 
+// A power cut of one running node, or of every node a third of the time (all down at once:
+// only what each had synced survives, so an acknowledged write lost by all shows as lost).
+Plan plan_power_cut(const Situation& s) {
+  constexpr double kAllChance = 1.0 / 3;
+  if (s.now.running.empty()) return skipped("no node running");
+  const std::string target =
+      s.prng.chance(kAllChance) ? "all" : std::to_string(s.pick(s.now.running));
+  Plan p = heal_plan(FaultKind::kPower);
+  p.commands = {{"crash", target, "--lose-unsynced", "--tear"}};
+  p.value = "power cut " + (target == "all" ? target : "node " + target);
+  p.fault.undo_args = {"start", target};
+  p.fault.undo_timeout_ms = kStartCommandTimeoutMs;
+  p.fault.undo_f = "restart";
+  p.fault.undo_value = "start " + (target == "all" ? target : "node " + target);
+  return p;
+}
+
 // Loss or delay on every link.
 Plan plan_link_fault(FaultKind kind) {
   Plan p = heal_plan(kind);
@@ -352,6 +373,8 @@ Plan plan(FaultKind kind, const Situation& s) {
       return plan_transfer(s);
     case FaultKind::kMember:
       return plan_member(s);
+    case FaultKind::kPower:
+      return plan_power_cut(s);
   }
   return skipped("unknown kind");
 }

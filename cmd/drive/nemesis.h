@@ -9,9 +9,9 @@
 //
 // Events: the injection has f = the kind and a value naming the nodes ("1,2 | 3,4,5",
 // "kill -9 node 2 (leader)", "pause node 3", "loss 20% all links", "transfer 1 -> 3",
-// "member remove 4"); its undo has f = "heal" (network faults), "restart" (kill), "resume"
-// (pause), "transfer-done" (transfer) or "member-add" (member), and stop_and_heal() records a
-// final "heal".
+// "member remove 4", "power cut all"); its undo has f = "heal" (network faults), "restart" (kill,
+// power), "resume" (pause), "transfer-done" (transfer) or "member-add" (member), and
+// stop_and_heal() records a final "heal".
 #pragma once
 
 #include <atomic>
@@ -52,6 +52,8 @@ enum class FaultKind {
   kDelay,          // 30 ms delay, 10 ms jitter on every link
   kTransfer,       // leadership to a follower
   kMember,         // a follower removed from the configuration; added back as the undo
+  kPower,          // a power cut (`crash --lose-unsynced --tear`) of one node or of all; not in
+                   // `all` (it rewrites the nodes' files): asked for by name; started as the undo
 };
 /// Its name in --nemesis and in the history's events: "partition", "isolate-leader", ...
 const char* to_string(FaultKind kind);

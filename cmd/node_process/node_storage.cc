@@ -74,10 +74,28 @@ WalStorage::WalStorage(NodeId id, uv_loop_t* loop, std::unique_ptr<persist::Wal>
     : id_(id),
       loop_(loop),
       wal_(std::move(wal)),
-      snap_dir_(std::move(node_dir) + "/" + std::string(kSnapDir)),
+      snap_dir_(node_dir + "/" + std::string(kSnapDir)),
       fsync_(fsync),
       callbacks_(std::move(callbacks)),
-      durable_snapshot_index_(durable_snapshot_index) {}
+      durable_snapshot_index_(durable_snapshot_index) {
+  if (!fsync_) return;  // nothing is ever durable: publish nothing
+  try {
+    durable_ = persist::DurableTable::create(node_dir);
+    wal_->publish_durable_to(durable_);
+  } catch (const std::exception& e) {
+    // The node runs as well without it; only `crash --lose-unsynced` will refuse.
+    log_line(id_, std::string("cannot publish durable offsets: ") + e.what());
+    durable_.reset();
+  }
+}
+
+// Snapshot files are published whole once save_snapshot returned (it fsynced the file and
+// the directory), before the WAL mark that names them; removed older ones are forgotten.
+void WalStorage::publish_snapshot(const SnapshotMeta& meta) {
+  if (!durable_) return;
+  durable_->publish_whole(std::string(kSnapDir) + "/" + persist::snapshot_file_name(meta.index));
+  durable_->forget_missing(std::string(kSnapDir) + "/");
+}
 
 // Step 1 of ready.h, in its order.
 void WalStorage::write(Ready& ready) {
@@ -109,6 +127,7 @@ void WalStorage::write(Ready& ready) {
 // InstallSnapshot that replaced the whole log).
 void WalStorage::save_leader_snapshot(const Snapshot& snapshot) {
   persist::save_snapshot(snap_dir_, snapshot.meta, snapshot.data.str(), fsync_);
+  publish_snapshot(snapshot.meta);
   wal_->append_snapshot_mark({snapshot.meta.index, snapshot.meta.term});
   durable_snapshot_index_ = std::max(durable_snapshot_index_, snapshot.meta.index);
 }
@@ -165,6 +184,13 @@ void WalStorage::start_snapshot_save(const Snapshot& snapshot) {
       [](uv_work_t* req, int) {
         std::unique_ptr<SnapshotWork> w(static_cast<SnapshotWork*>(req->data));
         w->storage->snapshot_save_in_flight_ = false;
+        if (w->error.empty()) {
+          try {
+            w->storage->publish_snapshot(w->snapshot.meta);
+          } catch (const std::exception& e) {
+            w->error = e.what();
+          }
+        }
         w->storage->callbacks_.snapshot_saved(w->snapshot.meta, w->error);
       });
 }

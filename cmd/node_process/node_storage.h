@@ -6,7 +6,8 @@
 // next). A leader's snapshot is saved synchronously (durable before the WAL mark naming it);
 // the node's own snapshot is saved on a worker, and the WAL mark and the removal of covered
 // segments wait for it. Every I/O error goes to `fatal`: nothing unsynced was acknowledged,
-// so stopping loses nothing.
+// so stopping loses nothing. With fsync on, what each sync made durable is published to
+// n<ID>/durable (persist/durable.h) for `raftlab crash --lose-unsynced`.
 #pragma once
 
 #include <uv.h>
@@ -59,6 +60,7 @@ class WalStorage final : public Storage {
   struct SyncWork;
   struct SnapshotWork;
   void start_snapshot_save(const Snapshot& snapshot);
+  void publish_snapshot(const SnapshotMeta& meta);
   void save_leader_snapshot(const Snapshot& snapshot);
 
   NodeId id_;
@@ -67,7 +69,8 @@ class WalStorage final : public Storage {
   std::string snap_dir_;
   bool fsync_ = true;
   Callbacks callbacks_;
-  bool snapshot_save_in_flight_ = false;  // own snapshots: one at a time
+  std::shared_ptr<persist::DurableTable> durable_;  // null without fsync (persist/durable.h)
+  bool snapshot_save_in_flight_ = false;            // own snapshots: one at a time
   Index durable_snapshot_index_;  // newest snapshot known durable (WAL segments below may go)
 };
 
