@@ -37,9 +37,10 @@ struct VerbGroup {
 const std::vector<VerbGroup>& verb_groups() {
   static const std::vector<VerbGroup> groups = {
       {"Cluster",
-       {"up", "down", "status", "kill", "start", "restart", "pause", "resume", "members", "member",
-        "rebuild", "transfer", "snapshot"}},
-      {"Faults", {"partition", "isolate", "cut", "net", "heal", "faults"}},
+       {"up", "down", "status", "kill", "crash", "start", "restart", "pause", "resume", "members",
+        "member", "rebuild", "transfer", "snapshot"}},
+      {"Faults",
+       {"partition", "isolate", "cut", "net", "heal", "faults", "msgs", "deliver", "drop"}},
       {"Inspect", {"wait", "log", "logs", "timeline"}},
       {"Key/value store", {"put", "get", "append", "delete", "cas"}},
       {"Test and measure", {"check", "bench"}},
@@ -101,7 +102,9 @@ int main(int argc, char** argv) {
   raftlab::lab::setup_down(app);
   raftlab::lab::setup_status(app);
   raftlab::lab::setup_process_commands(app);  // kill, start, restart, pause, resume
+  raftlab::lab::setup_crash(app);             // crash --lose-unsynced [--tear]
   raftlab::lab::setup_fault_commands(app);    // partition, isolate, cut, net, heal, faults
+  raftlab::lab::setup_hold_commands(app);     // net hold, net release, msgs, deliver, drop
   raftlab::lab::setup_wait(app);
   raftlab::lab::setup_logs(app);
   raftlab::lab::setup_admin_commands(app);
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
   raftlab::lab::setup_bench(app);
   raftlab::lab::setup_check(app);
   raftlab::lab::setup_timeline(app);
+  raftlab::lab::setup_timer_commands(app);  // timers freeze|thaw, campaign
 
   group_verbs(app);
   app.footer(kFooter);

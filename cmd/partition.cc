@@ -354,12 +354,13 @@ int run_faults(const FaultsOptions& o) {
   const ClusterSpec spec = load_cluster(dir);
   if (o.json) {
     print_json(json::parse(cluster_to_json(spec)).at("faults"));
-  } else if (spec.faults.empty()) {
+  } else if (spec.faults.empty() && spec.holds.empty()) {
     std::cout << "no faults\n";
   } else {
     FaultFilter f(spec.seed);
     f.set_rules(spec.faults);
-    std::cout << f.describe() << "\n";
+    if (!spec.faults.empty()) std::cout << f.describe() << "\n";
+    for (const net::HoldRule& h : spec.holds) std::cout << net::describe(h) << "\n";
   }
   return kExitOk;
 }
@@ -418,7 +419,8 @@ void setup_net(CLI::App& app) {
   cmd->add_option("--duplicate", o->duplicate, "Duplicate ratio")->check(ratio_validator());
   cmd->add_option("--reorder", o->reorder, "Reorder ratio")->check(ratio_validator());
   add_json_flag(cmd, o->json);
-  cmd->callback([o] {
+  cmd->callback([o, cmd] {
+    if (!cmd->get_subcommands().empty()) return;  // `net hold`, `net release`: cmd/hold.cc
     if (o->loss.empty() && o->delay.empty() && o->jitter.empty() && o->duplicate.empty() &&
         o->reorder.empty()) {
       throw CLI::ValidationError("net",

@@ -82,6 +82,9 @@ int run_status(const StatusOptions& o) {
       print_status(spec, views, false);
       std::cout << "trace " << to_string(spec.trace)
                 << " (n<ID>/trace.jsonl; `up --trace` sets it)\n";
+      std::cout << "protocol " << protocol_text(spec.protocol)
+                << " (`up --no-prevote --no-check-quorum --no-fast-backup --max-inflight N "
+                   "--max-batch N` set it)\n";
     }
     return kExitOk;
   }

@@ -51,14 +51,14 @@ std::set<uint32_t> node_set(const std::string& list) {
 // The record kinds of docs/trace.md besides messages, and named groups of types that tell
 // one story each (the tutorial's chapters use them).
 const std::set<std::string> kRecordKinds = {
-    "send",     "recv",       "drop",           "delay",     "dup",      "timeout",
-    "fired",    "vote",       "role",           "append",    "truncate", "commit",
-    "apply",    "snap_taken", "snap_installed", "snap_sent", "member",   "transfer",
-    "stepdown", "heartbeats", "suppressed",     "trace",     "action"};
+    "send",           "recv",      "drop",   "delay",    "dup",      "timeout",    "fired",
+    "vote",           "role",      "append", "truncate", "commit",   "apply",      "snap_taken",
+    "snap_installed", "snap_sent", "member", "transfer", "stepdown", "heartbeats", "suppressed",
+    "trace",          "action",    "hold",   "deliver",  "discard",  "timer"};
 const std::map<std::string, std::set<std::string>> kTypeGroups = {
     {"election",
      {"PreVote", "PreVoteResponse", "RequestVote", "RequestVoteResponse", "TimeoutNow", "fired",
-      "vote", "role", "stepdown", "action"}},
+      "timer", "vote", "role", "stepdown", "action"}},
     {"replication",
      {"AppendEntries", "AppendEntriesResponse", "InstallSnapshot", "InstallSnapshotResponse",
       "append", "truncate", "commit", "snap_sent", "snap_installed", "role", "action"}},

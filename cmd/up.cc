@@ -45,7 +45,25 @@ struct UpOptions {
   bool json = false;
   std::string trace;     // off|changes|all; empty: changes, or the recorded level on a restart
   bool n_given = false;  // -n or timing flags given: refused on an existing cluster
+  // Protocol switches (cluster.json "protocol"): each given one is applied, on a new cluster
+  // or a restart; one not given keeps what the cluster has.
+  bool no_prevote = false;
+  bool no_check_quorum = false;
+  bool no_fast_backup = false;
+  std::optional<uint32_t> max_inflight;
+  std::optional<uint32_t> max_batch;
 };
+
+// Applies the protocol flags given; true if that changed anything.
+bool apply_protocol_flags(const UpOptions& o, ProtocolSpec& p) {
+  const ProtocolSpec before = p;
+  if (o.no_prevote) p.pre_vote = false;
+  if (o.no_check_quorum) p.check_quorum = false;
+  if (o.no_fast_backup) p.fast_backup = false;
+  if (o.max_inflight) p.max_inflight = *o.max_inflight;
+  if (o.max_batch) p.max_batch = *o.max_batch;
+  return !(p == before);
+}
 
 std::string random_cluster_id() {
   std::random_device rd;
@@ -79,6 +97,7 @@ ClusterSpec new_spec(const UpOptions& o) {
   spec.snapshot_every = o.snapshot_every;
   spec.unsafe = o.unsafe;
   if (!o.trace.empty()) spec.trace = *parse_trace_level(o.trace);
+  apply_protocol_flags(o, spec.protocol);
   std::vector<int> held;
   for (uint32_t k = 1; k <= o.nodes; ++k) {
     uint16_t port = 0;
@@ -194,11 +213,12 @@ int run_up(const UpOptions& o) {
       write_bootstrap(node_dir(dir, n.id), spec.voters);
     }
     save_cluster(dir, spec);
-  } else if (!o.trace.empty() && spec.trace != *parse_trace_level(o.trace)) {
-    // Unlike the flags of a new cluster, the trace level may change on a restart: it changes
-    // what the nodes write, nothing of the cluster they form.
-    spec.trace = *parse_trace_level(o.trace);
-    save_cluster(dir, spec);
+  } else {
+    // Unlike the flags of a new cluster, the trace level and the protocol switches may change
+    // on a restart: the nodes behave differently, but every setting is safe with any log.
+    const bool trace_changed = !o.trace.empty() && spec.trace != *parse_trace_level(o.trace);
+    if (trace_changed) spec.trace = *parse_trace_level(o.trace);
+    if (apply_protocol_flags(o, spec.protocol) || trace_changed) save_cluster(dir, spec);
   }
   start_all(dir, spec);
   lock.release();  // the leader is waited for without it
@@ -206,12 +226,27 @@ int run_up(const UpOptions& o) {
   for (const NodeSpec& n : spec.nodes) ids.push_back(n.id);
   record_action(dir, "up", ids,
                 std::string(create ? "up: created " : "up: restarted ") + ids_text(ids) +
-                    " (trace " + to_string(spec.trace) + ")");
+                    " (trace " + to_string(spec.trace) + ", protocol " +
+                    protocol_text(spec.protocol) + ")");
   std::cerr << "raftlab: " << (create ? "created" : "restarted") << " cluster " << spec.cluster_id
             << " at " << dir << " (" << spec.nodes.size() << " nodes, seed " << spec.seed << ")\n";
   const int code = o.no_wait ? kExitOk : wait_for_leader(dir, spec, o.timeout);
   print_status(spec, collect_views(dir, spec, true), o.json);
   return code;
+}
+
+// The protocol switches, for side-by-side comparison (each kept on a restart unless given).
+void add_protocol_flags(CLI::App& cmd, UpOptions& o) {
+  cmd.add_flag("--no-prevote", o.no_prevote, "Campaign without the PreVote round (thesis §9.6)");
+  cmd.add_flag("--no-check-quorum", o.no_check_quorum,
+               "A leader that hears from no majority does not step down (thesis §6.2)");
+  cmd.add_flag("--no-fast-backup", o.no_fast_backup,
+               "Repair a follower's log one entry per round trip (§5.3's basic rule)");
+  cmd.add_option("--max-inflight", o.max_inflight,
+                 "Unacknowledged AppendEntries per follower (default 16)")
+      ->check(CLI::Range(1u, kProtocolLimitMax));
+  cmd.add_option("--max-batch", o.max_batch, "Entries per AppendEntries (default 64)")
+      ->check(CLI::Range(1u, kProtocolLimitMax));
 }
 
 }  // namespace
@@ -255,6 +290,7 @@ void setup_up(CLI::App& app) {
                   "What each node writes to n<ID>/trace.jsonl: off, changes (default: all but "
                   "heartbeats that change nothing) or all; kept on a restart unless given")
       ->check(CLI::IsMember({"off", "changes", "all"}));
+  add_protocol_flags(*cmd, *o);
   cmd->callback([o, n, bp, et, hb, seed] {
     o->n_given = n->count() + bp->count() + et->count() + hb->count() + seed->count() > 0;
     run_command([o] { return run_up(*o); });

@@ -16,7 +16,9 @@ void setup_up(CLI::App& app);
 void setup_down(CLI::App& app);
 void setup_status(CLI::App& app);
 void setup_process_commands(CLI::App& app);  // kill, start, restart, pause, resume: kill.cc
+void setup_crash(CLI::App& app);             // crash --lose-unsynced [--tear]: crash.cc
 void setup_fault_commands(CLI::App& app);    // partition, isolate, cut, net, heal, faults
+void setup_hold_commands(CLI::App& app);     // net hold, net release, msgs, deliver, drop
 void setup_admin_commands(CLI::App& app);    // transfer, member, snapshot
 void setup_wait(CLI::App& app);
 void setup_logs(CLI::App& app);
@@ -25,5 +27,7 @@ void setup_kv_commands(CLI::App& app);  // put, get, append, delete, cas
 void setup_bench(CLI::App& app);        // cmd/drive/bench.cc
 void setup_check(CLI::App& app);        // cmd/drive/check_run.cc
 void setup_timeline(CLI::App& app);     // cmd/timeline.cc
+// timers freeze|thaw, campaign: cmd/timers.cc
+void setup_timer_commands(CLI::App& app);
 
 }  // namespace raftlab::lab

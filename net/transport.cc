@@ -223,6 +223,7 @@ std::string Transport::start() {
 void Transport::close() {
   if (closed_) return;
   closed_ = true;
+  hold_.clear();  // what a stopped node held is lost, as on a real network
   if (listener_ != nullptr) {
     uv_close(reinterpret_cast<uv_handle_t*>(listener_), TransportCallbacks::listener_close_cb);
     listener_ = nullptr;
@@ -469,6 +470,48 @@ void Transport::on_conn_closed(Conn* conn) {
 
 void Transport::send(const Message& message) {
   if (closed_) return;
+  if (hold_.holds(message)) {
+    hold_message(message);
+    return;
+  }
+  send_now(message);
+}
+
+void Transport::hold_message(const Message& message) {
+  const std::optional<Message> dropped = hold_.hold(message);
+  note_hold(HoldAct::kHold, hold_.messages().back(), "");
+  if (dropped) note_hold(HoldAct::kDiscard, *dropped, "cap");
+}
+
+void Transport::note_hold(HoldAct act, const Message& message, const char* why) const {
+  if (hold_hook_) hold_hook_(act, message, why);
+}
+
+void Transport::set_hold_rules(std::vector<HoldRule> rules) {
+  for (const Message& m : hold_.set_rules(std::move(rules))) {
+    note_hold(HoldAct::kDeliver, m, "released");
+    if (!closed_) send_now(m);
+  }
+}
+
+size_t Transport::deliver_held(const HoldSelection& selection, std::vector<std::string>& unknown) {
+  const std::vector<Message> taken = hold_.take(selection, unknown);
+  hold_.count_delivered(taken.size());
+  for (const Message& m : taken) {
+    note_hold(HoldAct::kDeliver, m, "hand");
+    if (!closed_) send_now(m);
+  }
+  return taken.size();
+}
+
+size_t Transport::discard_held(const HoldSelection& selection, std::vector<std::string>& unknown) {
+  const std::vector<Message> taken = hold_.take(selection, unknown);
+  hold_.count_discarded(taken.size());
+  for (const Message& m : taken) note_hold(HoldAct::kDiscard, m, "hand");
+  return taken.size();
+}
+
+void Transport::send_now(const Message& message) {
   const Verdict verdict = filter_.decide(options_.self, message.to);
   if (callbacks_.on_fault) report_faults(message, verdict);
   if (verdict.dropped()) {

@@ -36,7 +36,9 @@
 // from the node that said hello or not for us closes that one connection, logs one line and
 // bumps a counter. Nothing a remote process sends can crash the node.
 //
-// Sending. Transport::send asks the FaultFilter for a Verdict, then either drops the message,
+// Sending. Transport::send first asks the HoldQueue (net/hold.h): a message a hold rule matches
+// waits there, not yet sent, until it is delivered by hand or its rule released, and then goes
+// on exactly as below. Then it asks the FaultFilter for a Verdict, then either drops the message,
 // queues it on the peer's send queue now, or arms a uv timer per delayed copy. Each peer's send
 // queue is bounded (kSendQueueBytesMax, kSendQueueFramesMax): when full the oldest frame is
 // dropped (a Raft message superseded by newer ones is worth least) and `queue_dropped` counts
@@ -63,6 +65,7 @@
 #include <string_view>
 
 #include "net/fault_filter.h"
+#include "net/hold.h"
 #include "net/wire.h"
 #include "node/message.h"
 #include "node/types.h"
@@ -133,6 +136,12 @@ enum class FaultAct : uint8_t { kDrop, kDelay, kDup };
 using FaultHook = std::function<void(FaultAct act, const Message& message, const std::string& rule,
                                      uint32_t delay_ms)>;
 
+/// What happened to a held message (Transport::set_hold_hook), for the trace.
+enum class HoldAct : uint8_t { kHold, kDeliver, kDiscard };
+/// `why` for kDeliver: "hand" or "released" (its rule was removed); for kDiscard: "hand" or
+/// "cap" (the oldest beyond kHeldMessagesMax).
+using HoldHook = std::function<void(HoldAct act, const Message& message, const char* why)>;
+
 struct TransportOptions {
   std::string cluster_id;
   NodeId self;
@@ -183,6 +192,16 @@ class Transport {
   void add_peer(NodeId id, uint16_t port);
 
   void set_fault_rules(FaultRules rules) { filter_.set_rules(std::move(rules)); }
+  /// Replaces the hold rules; the held messages no rule matches any more are sent now, in order.
+  void set_hold_rules(std::vector<HoldRule> rules);
+  /// Optional (the node's trace): told of every message held, delivered or discarded.
+  void set_hold_hook(HoldHook hook) { hold_hook_ = std::move(hook); }
+  /// Sends the selected held messages on (through the fault filter, in the order they were
+  /// held) or discards them; returns how many. Ids not held are appended to `unknown`.
+  size_t deliver_held(const HoldSelection& selection, std::vector<std::string>& unknown);
+  size_t discard_held(const HoldSelection& selection, std::vector<std::string>& unknown);
+  const HoldQueue& held() const { return hold_; }
+  void set_held_max(size_t held_max) { hold_.set_held_max(held_max); }  // test-only
   const FaultFilter& faults() const { return filter_; }
   const TransportCounters& counters() const { return counters_; }
   InboundGauges inbound() const;
@@ -198,6 +217,10 @@ class Transport {
   friend struct TransportCallbacks;
   void log(const std::string& line) const;
   void report_faults(const Message& message, const Verdict& verdict) const;
+  /// The send past the hold point: the fault filter, then the send queue or a delay timer.
+  void send_now(const Message& message);
+  void hold_message(const Message& message);
+  void note_hold(HoldAct act, const Message& message, const char* why) const;
   void enqueue(NodeId to, std::string frame);
   void connect_peer(Peer* peer);
   void schedule_reconnect(Peer* peer);
@@ -228,6 +251,8 @@ class Transport {
   TransportOptions options_;
   Callbacks callbacks_;
   FaultFilter filter_;
+  HoldQueue hold_;      // messages held at this sender (net hold)
+  HoldHook hold_hook_;  // may be empty
   TransportCounters counters_;
   uv_tcp_t* listener_ = nullptr;       // owned; freed in its close callback
   uv_timer_t* hello_timer_ = nullptr;  // owned; freed in its close callback; fires at the

@@ -67,6 +67,10 @@ struct Config {
   uint32_t entries_per_msg_max = 64;         // entries in one AppendEntries
   uint64_t bytes_per_msg_max = 1024 * 1024;  // payload bytes in one AppendEntries (>= 1 entry)
   uint32_t inflight_msgs_max = 16;           // unacknowledged AppendEntries per follower
+  // Off: a rejected AppendEntries moves nextIndex back by one entry (§5.3's basic rule, one
+  // round trip per divergent entry); on: to the follower's conflict hint (one per term). Both
+  // are safe; the switch is there to compare them (`up --no-fast-backup`).
+  bool fast_backup = true;
 
   // Snapshots (§7). After SnapshotTaken at index i the log keeps entries from
   // i - snapshot_trailing_entries on, so a follower a little behind needs no snapshot.

@@ -162,6 +162,7 @@ Status Core::status() const {
   s.durable_index = durable_index_;
   s.membership = membership_;
   s.transfer_target = transfer_target_;
+  s.timer_frozen = timer_frozen_;
   return s;
 }
 
@@ -194,7 +195,7 @@ Ready Core::step(const Input& input) {
         } else if constexpr (std::is_same_v<T, Persisted>) {
           on_persisted(in.persist_id);
         } else if constexpr (std::is_same_v<T, Campaign>) {
-          if (role_ != Role::kLeader && may_campaign()) campaign();
+          on_campaign(in);
         } else if constexpr (std::is_same_v<T, SnapshotTaken>) {
           on_snapshot_taken(in);
         } else if constexpr (std::is_same_v<T, ReadIndex>) {
@@ -203,6 +204,8 @@ Ready Core::step(const Input& input) {
           on_transfer(in.target);
         } else if constexpr (std::is_same_v<T, ChangeMembership>) {
           on_change(in);
+        } else if constexpr (std::is_same_v<T, FreezeTimer>) {
+          on_freeze_timer(in.frozen);
         }
       },
       input);
@@ -295,7 +298,8 @@ void Core::on_tick() {
     return;
   }
   // §5.2: a follower (or candidate) that hears nothing for an election timeout campaigns. A
-  // learner or a removed server never does.
+  // learner or a removed server never does, nor a node whose timer an operator froze.
+  if (timer_frozen_) return;
   if (election_elapsed_ >= election_timeout_) {
     if (may_campaign()) {
       if (tracing()) trace({.kind = TraceKind::kTimeoutFired, .value = election_elapsed_});

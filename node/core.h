@@ -44,7 +44,8 @@ struct Status {
   Index snapshot_index;  // newest snapshot, or 0
   Index durable_index;   // highest index known durable on this node
   Membership membership;
-  NodeId transfer_target;  // leader: a leadership transfer under way, or none
+  NodeId transfer_target;     // leader: a leadership transfer under way, or none
+  bool timer_frozen = false;  // the election timer is frozen (FreezeTimer)
 };
 
 class Core {
@@ -82,6 +83,8 @@ class Core {
   void on_read_index(uint64_t id);
   void on_transfer(NodeId target);
   void on_change(const ChangeMembership& change);
+  void on_campaign(const Campaign& c);
+  void on_freeze_timer(bool frozen);
 
   void answer_stale_term(const Message& m);
 
@@ -217,6 +220,9 @@ class Core {
   uint32_t election_elapsed_ = 0;
   uint32_t heartbeat_elapsed_ = 0;
   uint32_t election_timeout_ = 0;  // randomized in [min, max) at every reset (§5.2)
+  // Frozen (FreezeTimer): election_elapsed_ still counts (so a dead leader's lease still runs
+  // out for votes), but a follower or candidate never fires; survives role changes.
+  bool timer_frozen_ = false;
 
   std::map<NodeId, bool> votes_;         // candidate/pre-candidate: answers received
   std::map<NodeId, Progress> progress_;  // leader: one per other member

@@ -125,6 +125,29 @@ void Core::become_leader() {
   broadcast_append();
 }
 
+// A campaign asked for from outside (tests, `raftlab campaign`): the timer firing now, frozen
+// or not. A leader, a learner and a removed server ignore it, as their timers would.
+void Core::on_campaign(const Campaign& c) {
+  if (role_ == Role::kLeader || !may_campaign()) return;
+  if (c.by_operator && tracing()) {
+    trace({.kind = TraceKind::kTimer, .value = election_elapsed_, .text = "campaign"});
+  }
+  campaign();
+}
+
+// The operator's freeze (ready.h, FreezeTimer). A thaw draws a fresh timeout so the node does
+// not fire at once on the ticks it counted while frozen: it waits a whole timeout from here.
+void Core::on_freeze_timer(bool frozen) {
+  if (frozen == timer_frozen_) return;  // idempotent: nothing to trace
+  timer_frozen_ = frozen;
+  if (tracing()) {
+    trace({.kind = TraceKind::kTimer,
+           .value = election_elapsed_,
+           .text = frozen ? "freeze" : "thaw"});
+  }
+  if (!frozen && role_ != Role::kLeader) reset_election_timer();
+}
+
 void Core::campaign() {
   if (config_.pre_vote) {
     become_pre_candidate();

@@ -150,7 +150,9 @@ void Core::handle_append_response(const Message& m) {
 
 // Fast backup: skip to the end of the conflicting term in our log, or past the follower's log
 // when it is too short, but always back at least one entry and never to or below match.
+// Without it (Config::fast_backup off), §5.3's basic rule: retry one entry earlier.
 Index Core::backup_next(const Progress& pr, const Message& m) const {
+  if (!config_.fast_backup) return std::max(m.rejected_index, pr.match + 1);
   Index next = m.conflict_index;
   if (m.conflict_term) {
     if (auto last = log_.last_index_of_term(m.conflict_term)) next = *last + 1;

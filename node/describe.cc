@@ -203,6 +203,8 @@ const char* to_string(TraceKind kind) {
       return "transfer";
     case TraceKind::kStepDown:
       return "stepdown";
+    case TraceKind::kTimer:
+      return "timer";
   }
   return "?";
 }

@@ -66,8 +66,19 @@ struct Persisted {
   uint64_t persist_id = 0;
 };
 
-/// Start an election now, as if the election timeout had passed (for tests and tools).
-struct Campaign {};
+/// Start an election now, as if the election timeout had passed (for tests and tools). Works
+/// on a frozen timer too: that is how an operator makes a frozen follower campaign.
+struct Campaign {
+  bool by_operator = false;  // traced as `timer` "campaign" (`raftlab campaign`); tests: false
+};
+
+/// Freeze or thaw the election timer (`raftlab timers`). A frozen follower or candidate never
+/// campaigns on its own; it still answers, votes and follows. Thawing draws a fresh timeout,
+/// counted from the thaw. A leader's CheckQuorum round is its own timer and goes on (turn it
+/// off with Config::check_quorum). Volatile: a restarted core starts thawed.
+struct FreezeTimer {
+  bool frozen = true;
+};
 
 /// The state machine has been snapshotted after applying every entry up to `index`
 /// (<= applied). The core keeps it to send to lagging followers and compacts its log.
@@ -96,7 +107,7 @@ struct ChangeMembership {
 };
 
 using Input = std::variant<Tick, Receive, Propose, Persisted, Campaign, SnapshotTaken, ReadIndex,
-                           TransferLeader, ChangeMembership>;
+                           TransferLeader, ChangeMembership, FreezeTimer>;
 
 /// Why a request was refused.
 enum class Refusal : uint8_t {

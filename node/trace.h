@@ -32,8 +32,10 @@ enum class TraceKind : uint8_t {
   kTransfer,           // peer: the target; text: the step ("start", "timeout now sent",
                        // "timeout now received", "abort: timed out")
   kStepDown,           // a leader stepped down; text: why (check quorum, higher term)
+  kTimer,              // an operator's hand on the election timer; text: "freeze", "thaw",
+                       // "campaign" (a campaign follows); value: ticks since the last reset
 };
-constexpr int kTraceKindCount = 13;
+constexpr int kTraceKindCount = 14;
 
 /// Why a vote (or pre-vote) was refused.
 enum class VoteWhy : uint8_t {

@@ -7,6 +7,7 @@
 #
 # Usage: scripts/bench_ab.sh A_BINARY B_BINARY
 # Env: RUNS=3  DURATION=10s  WARMUP=1s  CONCURRENCIES="1 16 64 256"  OUT=build/bench-ab
+#      UP_FLAGS_A, UP_FLAGS_B: extra `up` flags for one side (e.g. UP_FLAGS_B="--trace off")
 # Only loopback; each cluster is stopped by `raftlab down` (by pid) when its run ends.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,8 +34,10 @@ trap cleanup EXIT
 
 # bench_one SIDE BINARY CLIENTS RUN: a fresh cluster, one bench, one JSON line in $RAW.
 bench_one() {
-  local side=$1 bin=$2 clients=$3 run=$4 d="$WORK/$1"
-  "$bin" up --dir "$d" -n "$kNodes" >/dev/null
+  local side=$1 bin=$2 clients=$3 run=$4 d="$WORK/$1" flags
+  flags=$([[ $side == a ]] && echo "${UP_FLAGS_A:-}" || echo "${UP_FLAGS_B:-}")
+  # shellcheck disable=SC2086  # the flags are words
+  "$bin" up --dir "$d" -n "$kNodes" $flags >/dev/null
   "$bin" wait --dir "$d" leader --timeout "$kSettleTimeout" >/dev/null
   local json
   json=$("$bin" bench --dir "$d" --clients "$clients" --duration "$DURATION" \

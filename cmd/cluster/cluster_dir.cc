@@ -53,6 +53,32 @@ json faults_to_json(const FaultRules& r) {
   return j;
 }
 
+json holds_to_json(const std::vector<net::HoldRule>& holds) {
+  json a = json::array();
+  for (const net::HoldRule& h : holds) {
+    json types = json::array();
+    for (MessageType t : h.types) types.push_back(to_string(t));
+    a.push_back({{"from", ids_to_json(h.from)}, {"to", ids_to_json(h.to)}, {"types", types}});
+  }
+  return a;
+}
+
+std::vector<net::HoldRule> holds_from_json(const json& a) {
+  std::vector<net::HoldRule> holds;
+  for (const json& h : a) {
+    net::HoldRule rule;
+    rule.from = ids_from_json(h.value("from", json::array()));
+    rule.to = ids_from_json(h.value("to", json::array()));
+    for (const json& t : h.value("types", json::array())) {
+      const std::optional<MessageType> type = net::parse_message_type(t.get<std::string>());
+      if (!type) throw std::invalid_argument("unknown message type " + t.dump() + " in holds");
+      rule.types.insert(*type);
+    }
+    holds.push_back(rule);
+  }
+  return holds;
+}
+
 FaultRules faults_from_json(const json& j) {
   FaultRules r;
   for (const json& group : j.value("partition", json::array())) {
@@ -141,7 +167,9 @@ std::string cluster_to_json(const ClusterSpec& spec) {
   j["snapshot_every"] = spec.snapshot_every;
   if (!spec.unsafe.empty()) j["unsafe"] = spec.unsafe;
   j["trace"] = to_string(spec.trace);
+  j["protocol"] = protocol_to_json(spec.protocol);
   j["faults"] = faults_to_json(spec.faults);
+  if (!spec.holds.empty()) j["faults"]["holds"] = holds_to_json(spec.holds);
   return j.dump(2) + "\n";
 }
 
@@ -224,7 +252,44 @@ TimingSpec timing_from_json(const json& t) {
   return s;
 }
 
+// Absent (a cluster.json from before the switches), or any key absent: Config's default.
+ProtocolSpec protocol_from_json(const json& p) {
+  ProtocolSpec s;
+  s.pre_vote = p.value("pre_vote", s.pre_vote);
+  s.check_quorum = p.value("check_quorum", s.check_quorum);
+  s.fast_backup = p.value("fast_backup", s.fast_backup);
+  const auto get = [&p](const char* key, uint32_t fallback) {
+    return p.contains(key)
+               ? static_cast<uint32_t>(field_in_range(p, key, "protocol.", 1, kProtocolLimitMax))
+               : fallback;
+  };
+  s.max_inflight = get("max_inflight", s.max_inflight);
+  s.max_batch = get("max_batch", s.max_batch);
+  return s;
+}
+
 }  // namespace
+
+json protocol_to_json(const ProtocolSpec& p) {
+  return {{"pre_vote", p.pre_vote},
+          {"check_quorum", p.check_quorum},
+          {"fast_backup", p.fast_backup},
+          {"max_inflight", p.max_inflight},
+          {"max_batch", p.max_batch}};
+}
+
+std::string protocol_text(const ProtocolSpec& p) {
+  const ProtocolSpec d;
+  if (p == d) return "defaults";
+  std::string out;
+  const auto add = [&out](const std::string& part) { out += (out.empty() ? "" : ", ") + part; };
+  if (p.pre_vote != d.pre_vote) add("no-prevote");
+  if (p.check_quorum != d.check_quorum) add("no-check-quorum");
+  if (p.fast_backup != d.fast_backup) add("no-fast-backup");
+  if (p.max_inflight != d.max_inflight) add("max-inflight " + std::to_string(p.max_inflight));
+  if (p.max_batch != d.max_batch) add("max-batch " + std::to_string(p.max_batch));
+  return out;
+}
 
 ClusterSpec cluster_from_json(const std::string& text) {
   try {
@@ -250,7 +315,9 @@ ClusterSpec cluster_from_json(const std::string& text) {
                      "cluster.json: trace is \"" + trace + "\", want off, changes or all");
     }
     s.trace = *level;
+    s.protocol = protocol_from_json(j.value("protocol", json::object()));
     s.faults = faults_from_json(j.value("faults", json::object()));
+    s.holds = holds_from_json(j.value("faults", json::object()).value("holds", json::array()));
     return s;
   } catch (const LabError&) {
     throw;

@@ -9,8 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cmd/cluster/exit_codes.h"
 #include "net/fault_filter.h"
+#include "net/hold.h"
 #include "node/types.h"
 
 namespace raftlab::lab {
@@ -26,6 +29,18 @@ struct TimingSpec {
   uint32_t election_timeout_min_ms = 150;
   uint32_t election_timeout_max_ms = 300;
 };
+
+/// Protocol switches (`up --no-prevote ...`), applied to each node's Config (node/config.h), for
+/// side-by-side comparison. Every setting is safe; the defaults are Config's.
+struct ProtocolSpec {
+  bool pre_vote = true;        // Config::pre_vote (thesis §9.6)
+  bool check_quorum = true;    // Config::check_quorum (thesis §6.2)
+  bool fast_backup = true;     // Config::fast_backup (off: §5.3's one entry per round trip)
+  uint32_t max_inflight = 16;  // Config::inflight_msgs_max
+  uint32_t max_batch = 64;     // Config::entries_per_msg_max
+  bool operator==(const ProtocolSpec&) const = default;
+};
+constexpr uint32_t kProtocolLimitMax = 1'000'000;  // --max-inflight/--max-batch: beyond is a typo
 
 /// How much each node traces (docs/trace.md): nothing, all but heartbeats that change nothing,
 /// or every message.
@@ -46,7 +61,10 @@ struct ClusterSpec {
   // checker can be shown to catch a broken cluster. Empty in every real use.
   std::vector<std::string> unsafe;
   TraceLevel trace = TraceLevel::kChanges;
+  ProtocolSpec protocol;
   FaultRules faults;
+  // `net hold` rules (net/hold.h), kept as "holds" inside "faults": a restarted node holds again.
+  std::vector<net::HoldRule> holds;
 
   const NodeSpec* node(NodeId id) const;
 };
@@ -65,6 +83,11 @@ void save_cluster(const std::string& dir, const ClusterSpec& spec);
 void write_bootstrap(const std::string& node_dir, const std::vector<NodeId>& voters);
 /// nullopt when the file does not exist; LabError(4) naming the file when it is malformed.
 std::optional<std::vector<NodeId>> read_bootstrap(const std::string& node_dir);
+
+/// "no-prevote, max-batch 8" (the `up` flags that differ from the defaults), or "defaults".
+std::string protocol_text(const ProtocolSpec& p);
+/// cluster.json's "protocol" object (also in `status --json`).
+nlohmann::json protocol_to_json(const ProtocolSpec& p);
 
 /// The JSON text of cluster.json, and back (LabError(4) on malformed input).
 std::string cluster_to_json(const ClusterSpec& spec);

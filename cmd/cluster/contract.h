@@ -35,11 +35,15 @@
 //    "snapshot_every": 100000,                // snapshot every N applied entries; 0: never
 //    "unsafe": ["read_without_heartbeat"],   // test-only UnsafeSwitches (absent normally)
 //    "trace": "changes",                      // off|changes|all (docs/trace.md); absent: changes
+//    "protocol": {"pre_vote": true, "check_quorum": true, "fast_backup": true,
+//                 "max_inflight": 16, "max_batch": 64},  // `up --no-prevote ...`; absent: these
 //    "faults": {"partition": [[1, 2], [3, 4, 5]],       // groups; unnamed nodes form one more
 //               "cuts": [[1, 3]],                        // directed: 1 -> 3 dropped
 //               "links": [{"from": [1], "to": [], "loss": 0.1, "delay_ms": 20,
-//                          "jitter_ms": 5, "duplicate": 0.0, "reorder": 0.0}]}}
-//   The "faults" object maps one to one onto net/fault_filter.h's FaultRules.
+//                          "jitter_ms": 5, "duplicate": 0.0, "reorder": 0.0}],
+//               "holds": [{"from": [1], "to": [2], "types": ["AppendEntries"]}]}}
+//   The "faults" object maps one to one onto net/fault_filter.h's FaultRules, plus "holds"
+//   (`net hold`, absent when none): net/hold.h's HoldRules, [] meaning every node or type.
 //
 // Admin protocol: a client connects to DIR/n<ID>/admin.sock (through a path relative to the
 // node directory: chdir there, or the 107-byte limit of sun_path bites with a deep --dir),
@@ -50,10 +54,19 @@
 //       precandidate|learner", "term": 3, "leader": 1, "commit": 10, "applied": 10,
 //       "last_index": 10, "snapshot_index": 0, "voters": [1,2,3], "learners": [],
 //       "port": 41001, "cluster_id": "...", "counters": {"frames_bad": 0, ...}}
-//   {"cmd": "reload_faults"} -> re-reads "faults" from cluster.json and applies them
+//   {"cmd": "reload_faults"} -> re-reads "faults" (and "holds") from cluster.json and applies
+//       them; held messages no hold rule matches any more are sent on
+//   {"cmd": "held"} -> {"ok": true, "held": [{"id": "1.7", "from": 1, "to": 2, "type":
+//       "AppendEntries", "term": 3, "text": "..."}], "counters": {...}} (oldest first)
+//   {"cmd": "hold_deliver"|"hold_drop", "ids": ["1.7"]} or {..., "from": [1], "to": [2],
+//       "types": ["AppendEntries"], "count": N} -> {"ok": true, "count": N, "unknown": [...]}
 //   {"cmd": "snapshot"} -> {"ok": true, "snapshot_index": N}
 //   {"cmd": "transfer", "target": 2} -> {"ok": true} once accepted (refusal: "ok": false)
 //   {"cmd": "member", "op": "add"|"remove", "node": 4} -> {"ok": true, "index": N}
+//   {"cmd": "timers", "op": "freeze"|"thaw"} -> {"ok": true, "timers_frozen": B} (status
+//       says "timers_frozen" too; a restarted node starts thawed)
+//   {"cmd": "campaign"} -> {"ok": true, "role": "precandidate|candidate|leader", "term": N}
+//       (refused on a leader or a non-voter)
 //   {"cmd": "shutdown"} -> {"ok": true}, then a clean exit (as on SIGTERM)
 #pragma once
 

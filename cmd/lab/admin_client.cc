@@ -156,6 +156,7 @@ std::vector<NodeView> collect_views(const std::string& dir, const ClusterSpec& s
         v.applied = field_u64(*a, "applied");
         v.last_index = field_u64(*a, "last_index");
         v.snapshot_index = field_u64(*a, "snapshot_index");
+        v.timers_frozen = a->value("timers_frozen", false);
         if (a->contains("counters")) v.counters = a->at("counters");
         v.voters = id_list(*a, "voters");
         v.learners = id_list(*a, "learners");

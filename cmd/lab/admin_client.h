@@ -38,6 +38,7 @@ struct NodeView {
   uint64_t applied = 0;
   uint64_t last_index = 0;
   uint64_t snapshot_index = 0;
+  bool timers_frozen = false;  // `raftlab timers freeze`
   nlohmann::json counters = nlohmann::json::object();
   std::vector<uint64_t> voters;    // its configuration, as it answered (sorted)
   std::vector<uint64_t> learners;  // sorted

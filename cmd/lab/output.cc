@@ -53,13 +53,27 @@ std::string faults_text(const ClusterSpec& spec, NodeId id) {
       break;
     }
   }
+  for (const net::HoldRule& h : spec.holds) {  // `net hold`: it keeps some messages back
+    if (h.from.empty() || h.from.count(id)) {
+      out += (out.empty() ? "" : "; ") + std::string("holds: ") + net::describe(h).substr(5);
+      break;
+    }
+  }
   return out;
+}
+
+// A frozen election timer shows beside the role: it is why a follower never campaigns.
+std::string role_text(const NodeView& v) {
+  if (!v.answered) return "-";
+  return v.timers_frozen ? v.role + " (timer frozen)" : v.role;
 }
 
 }  // namespace
 
 json status_json(const ClusterSpec& spec, const std::vector<NodeView>& views) {
-  json doc = {{"cluster_id", spec.cluster_id}, {"nodes", json::array()}};
+  json doc = {{"cluster_id", spec.cluster_id},
+              {"protocol", protocol_to_json(spec.protocol)},
+              {"nodes", json::array()}};
   const std::vector<std::string> member = membership_of(views);
   for (const NodeView& v : views) {
     const bool known = v.answered || v.from_files;
@@ -74,6 +88,7 @@ json status_json(const ClusterSpec& spec, const std::vector<NodeView>& views) {
                             {"applied", num(v.applied, v.answered)},
                             {"last_index", num(v.last_index, known)},
                             {"snapshot_index", num(v.snapshot_index, known)},
+                            {"timers_frozen", v.answered ? json(v.timers_frozen) : json(nullptr)},
                             {"member", member[doc["nodes"].size()]},
                             {"faults", faults_text(spec, v.id)},
                             {"counters", v.answered ? v.counters : json(nullptr)}});
@@ -92,8 +107,7 @@ std::vector<std::vector<std::string>> status_rows(const ClusterSpec& spec,
     auto num = [&](uint64_t x, bool ok) { return ok ? std::to_string(x) : std::string("-"); };
     std::string faults = faults_text(spec, v.id);
     rows.push_back({std::to_string(v.id.get()), v.pid ? std::to_string(*v.pid) : "-",
-                    to_string(v.process), member[rows.size() - 1], v.answered ? v.role : "-",
-                    num(v.term, known),
+                    to_string(v.process), member[rows.size() - 1], role_text(v), num(v.term, known),
                     v.answered ? (v.leader ? std::to_string(v.leader) : "none") : "-",
                     num(v.commit, known), num(v.applied, v.answered), num(v.last_index, known),
                     num(v.snapshot_index, known), faults.empty() ? "-" : faults});

@@ -49,10 +49,13 @@ std::string Host::on_admin(std::string_view line) {
 json Host::dispatch_admin(const json& request) {
   const std::string cmd = request["cmd"].get<std::string>();
   if (cmd == "status") return admin_status();
+  if (cmd == "reload_faults" || cmd == "held" || cmd.starts_with("hold_"))
+    return admin_hold(cmd, request);
   if (cmd == "reload_faults") return admin_reload_faults();
   if (cmd == "snapshot") return admin_snapshot();
   if (cmd == "transfer") return admin_transfer(request);
   if (cmd == "member") return admin_member(request);
+  if (cmd == "timers" || cmd == "campaign") return admin_timers(request);
   if (cmd == "shutdown") {
     // Deferred to the next loop turn so this answer is queued before the socket closes.
     uv_timer_start(
@@ -80,6 +83,7 @@ json Host::admin_status() {
           {"last_index", s.last_index.get()},
           {"durable_index", s.durable_index.get()},
           {"snapshot_index", s.snapshot_index.get()},
+          {"timers_frozen", s.timer_frozen},
           {"voters", ids_json(s.membership.voters)},
           {"learners", ids_json(s.membership.learners)},
           {"port", transport_->port()},

@@ -4,6 +4,8 @@
 //   node_storage.cc    opening the WAL and snapshots; the pipeline's Storage over them
 //   client_service.cc  the KV service: the pipeline's Clients and StateMachine
 //   admin_handler.cc   the admin protocol (cmd/cluster/contract.h)
+//   admin_timers.cc    its election-timer commands: timers freeze|thaw, campaign
+//   admin_hold.cc      its held-message commands (net hold): held, hold_deliver, hold_drop
 //   snapshots.cc       when to snapshot the state machine, and saving it
 //   event_log.cc       events.jsonl and the node's log
 //   trace_writer.cc    trace.jsonl (docs/trace.md): the pipeline's Tracer
@@ -75,6 +77,12 @@ class Host final : public Outbox {
   nlohmann::json admin_snapshot();
   nlohmann::json admin_transfer(const nlohmann::json& request);
   nlohmann::json admin_member(const nlohmann::json& request);
+  // Held messages (admin_hold.cc): reload_faults (with the hold rules), held, hold_deliver|drop.
+  nlohmann::json admin_hold(const std::string& cmd, const nlohmann::json& request);
+  void attach_hold();
+  // Election timer by hand (admin_timers.cc): `timers` freeze|thaw, `campaign`.
+  nlohmann::json admin_timers(const nlohmann::json& request);
+  nlohmann::json admin_campaign();
   void refresh_peers(const ClusterSpec& spec);
   void on_unknown_peer();
 

@@ -47,6 +47,11 @@ Config make_config(const ClusterSpec& spec, NodeId id, std::vector<NodeId> voter
   // Every node draws its own election jitter: with one seed for all, timeouts would tie.
   c.seed = spec.seed * 1'000'003ull + id.get();
   c.trace = spec.trace != TraceLevel::kOff;  // off: the core does not even assemble decisions
+  c.pre_vote = spec.protocol.pre_vote;
+  c.check_quorum = spec.protocol.check_quorum;
+  c.fast_backup = spec.protocol.fast_backup;
+  c.inflight_msgs_max = spec.protocol.max_inflight;
+  c.entries_per_msg_max = spec.protocol.max_batch;
   return c;
 }
 
@@ -246,6 +251,7 @@ int Host::start_network(const NodeSpec& me) {
   } catch (const std::exception& e) {
     fault_error = e.what();
   }
+  attach_hold();  // admin_hold.cc: the hold rules and their trace
   admin_ = std::make_unique<net::AdminServer>(
       &loop_, kAdminLineBytesMax, [this](std::string_view line) { return on_admin(line); },
       "node " + std::to_string(id_.get()) + " admin");

@@ -126,6 +126,15 @@ void append_fields(std::string& out, const Message& m) {
   put_num(out, "last", m.last_index.get());
 }
 
+// What every record about one message starts with (after t, n, ev).
+void put_message_head(std::string& out, const Message& m) {
+  put_str(out, "type", to_string(m.type));
+  put_num(out, "from", m.from.get());
+  put_num(out, "to", m.to.get());
+  put_num(out, "term", m.term.get());
+  put_num(out, "seq", m.trace_seq);
+}
+
 // By type, only the fields that explain the message (docs/trace.md's table).
 void message_fields(std::string& out, const Message& m) {
   switch (m.type) {
@@ -195,6 +204,10 @@ void snapshot_or_step_fields(std::string& out, const TraceEvent& e) {
     case TraceKind::kStepDown:
       put_str(out, "text", e.text);
       break;
+    case TraceKind::kTimer:
+      put_str(out, "text", e.text);
+      put_num(out, "ticks", e.value);
+      break;
     default:
       break;
   }
@@ -240,11 +253,7 @@ void TraceWriter::message(const Message& m, Dir dir) {
   if (!admit(now, is_vote_message(m.type))) return;
   const size_t start = buffer_.size();
   begin_record(buffer_, now, id_, dir == Dir::kSent ? "send" : "recv");
-  put_str(buffer_, "type", to_string(m.type));
-  put_num(buffer_, "from", m.from.get());
-  put_num(buffer_, "to", m.to.get());
-  put_num(buffer_, "term", m.term.get());
-  put_num(buffer_, "seq", m.trace_seq);
+  put_message_head(buffer_, m);
   message_fields(buffer_, m);
   end_record(start);
 }
@@ -328,24 +337,52 @@ void TraceWriter::applied(Index index) {
   end_record(start);
 }
 
+size_t TraceWriter::begin_message_record(uint64_t now_ns, const char* ev, const Message& m) {
+  const size_t start = buffer_.size();
+  begin_record(buffer_, now_ns, id_, ev);
+  put_message_head(buffer_, m);
+  return start;
+}
+
 void TraceWriter::fault(net::FaultAct act, const Message& m, const std::string& rule,
                         uint32_t delay_ms) {
   if (fd_ < 0) return;
   const uint64_t now = monotonic_ns();
   if (!admit(now, false)) return;
-  const size_t start = buffer_.size();
   const char* ev = act == net::FaultAct::kDrop    ? "drop"
                    : act == net::FaultAct::kDelay ? "delay"
                                                   : "dup";
-  begin_record(buffer_, now, id_, ev);
-  put_str(buffer_, "type", to_string(m.type));
-  put_num(buffer_, "from", m.from.get());
-  put_num(buffer_, "to", m.to.get());
-  put_num(buffer_, "term", m.term.get());
-  put_num(buffer_, "seq", m.trace_seq);
+  const size_t start = begin_message_record(now, ev, m);
   put_str(buffer_, "rule", rule);
   if (act == net::FaultAct::kDelay) put_num(buffer_, "ms", delay_ms);
   end_record(start);
+}
+
+void TraceWriter::hold(net::HoldAct act, const Message& m, const char* why) {
+  if (fd_ < 0) return;
+  const uint64_t now = monotonic_ns();
+  // Held by a rule: as many as the core sends, so counted like messages. Delivered or dropped:
+  // one record per message a person (or a released rule) moved, which a timeline must show.
+  if (!admit(now, act != net::HoldAct::kHold || is_vote_message(m.type))) return;
+  const char* ev = act == net::HoldAct::kHold      ? "hold"
+                   : act == net::HoldAct::kDeliver ? "deliver"
+                                                   : "discard";
+  const size_t start = begin_message_record(now, ev, m);
+  put_str(buffer_, "id", net::held_id(m));
+  if (act == net::HoldAct::kHold) {
+    message_fields(buffer_, m);
+  } else {
+    put_str(buffer_, "why", why);
+  }
+  end_record(start);
+}
+
+std::string trace_fields_json(const Message& m) {
+  std::string out;
+  message_fields(out, m);
+  if (out.empty()) return "{}";
+  out[0] = '{';  // every field starts with a comma
+  return out + "}";
 }
 
 bool TraceWriter::admit(uint64_t now_ns, bool always) {

@@ -47,6 +47,10 @@ constexpr uint64_t kTraceSummaryIntervalNs = 1'000'000'000;  // heartbeats, supp
 // At most 100 writes a second under load (cost: none measurable); 10 ms of trace at risk.
 constexpr uint64_t kTraceWriteIntervalNs = 10'000'000;
 
+/// The message's own fields as a JSON object, as its trace record has them ("lli", "prev", ...):
+/// `raftlab msgs` shows a held message the way the timeline shows a sent one.
+std::string trace_fields_json(const Message& m);
+
 class TraceWriter final : public Tracer {
  public:
   /// tick_ms: the core's tick, so a timeout record gives its `ms`. is_learner: whether this node
@@ -66,6 +70,8 @@ class TraceWriter final : public Tracer {
   void applied(Index index) override;
   /// A fault rule acted on a message this node sent (net::Transport::Callbacks::on_fault).
   void fault(net::FaultAct act, const Message& m, const std::string& rule, uint32_t delay_ms);
+  /// A message held, delivered or discarded at this sender (net::Transport::set_hold_hook).
+  void hold(net::HoldAct act, const Message& m, const char* why);
 
   /// The 100 ms timer: the per-second summaries when due, then the buffer to the file.
   void flush();
@@ -91,6 +97,8 @@ class TraceWriter final : public Tracer {
   // At `changes`: false when the heartbeat changes nothing on its link (then it is counted).
   bool heartbeat_worth_writing(const Message& m, Dir dir);
   void message(const Message& m, Dir dir);
+  // Opens a record about one message (t, n, ev, type, from, to, term, seq); returns its start.
+  size_t begin_message_record(uint64_t now_ns, const char* ev, const Message& m);
   void end_record(size_t start);
   void write_summaries(uint64_t now_ns, bool force);
   void write_suppressed(uint64_t now_ns);

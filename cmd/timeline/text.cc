@@ -120,6 +120,23 @@ std::string message_fields(const std::string& type, const json& j) {
   return "";  // TimeoutNow, and types this reader does not know
 }
 
+namespace {
+
+// `net hold` (docs/trace.md): "holds 1.5 -> n2 AppendEntries prev=4/1 commit=4",
+// "delivers 1.5 -> n2 AppendEntries (by hand)", "discards 1.5 -> n2 Heartbeat (cap)".
+std::string held_text(const json& j, const std::string& ev) {
+  const std::string what = num(j, "id") + " -> n" + num(j, "to") + " " + num(j, "type");
+  if (ev == "hold") {
+    const std::string fields = message_fields(num(j, "type"), j);
+    return "holds " + what + (fields.empty() ? "" : " " + fields);
+  }
+  const std::string why = num(j, "why");  // hand, released (its rule), cap
+  const std::string words = why == "hand" ? "by hand" : why == "released" ? "rule released" : why;
+  return (ev == "deliver" ? "delivers " : "discards ") + what + " (" + words + ")";
+}
+
+}  // namespace
+
 std::string decision_text(const Record& r) {
   const json& j = r.j;
   const std::string& ev = r.ev;
@@ -160,6 +177,10 @@ std::string decision_text(const Record& r) {
   if (ev == "member") return "membership at " + num(j, "index") + ": " + num(j, "text");
   if (ev == "transfer") return "transfer to n" + num(j, "to") + ": " + num(j, "text");
   if (ev == "stepdown") return "steps down: " + num(j, "text");
+  if (ev == "timer") {
+    return "election timer: " + num(j, "text") + " by hand (" + num(j, "ticks") +
+           " ticks since reset)";
+  }
   if (ev == "heartbeats") {
     const std::string peer = has(j, "to") ? "-> n" + num(j, "to") : "<- n" + num(j, "from");
     return peer + " " + num(j, "count") + " unchanged heartbeats";
@@ -168,6 +189,7 @@ std::string decision_text(const Record& r) {
   if (ev == "trace")
     return "tracing starts (level " + num(j, "level") + ", pid " + num(j, "pid") + ")";
   if (ev == "action") return num(j, "text");
+  if (ev == "hold" || ev == "deliver" || ev == "discard") return held_text(j, ev);
   return ev + " " + j.dump();  // a record kind this reader does not know: shown whole
 }
 
