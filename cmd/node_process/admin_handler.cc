@@ -49,9 +49,8 @@ std::string Host::on_admin(std::string_view line) {
 json Host::dispatch_admin(const json& request) {
   const std::string cmd = request["cmd"].get<std::string>();
   if (cmd == "status") return admin_status();
-  if (cmd == "reload_faults" || cmd == "held" || cmd.starts_with("hold_"))
-    return admin_hold(cmd, request);
   if (cmd == "reload_faults") return admin_reload_faults();
+  if (cmd == "held" || cmd.starts_with("hold_")) return admin_hold(cmd, request);
   if (cmd == "snapshot") return admin_snapshot();
   if (cmd == "transfer") return admin_transfer(request);
   if (cmd == "member") return admin_member(request);
@@ -155,6 +154,10 @@ json Host::admin_reload_faults() {
   transport_->set_fault_rules(spec.faults);     // invalid rules throw: nothing changes
   refresh_peers(spec);
   spec_.faults = spec.faults;
+  // Hold rules after the fault rules, so messages a released hold lets go meet the rules in
+  // force now.
+  spec_.holds = spec.holds;
+  transport_->set_hold_rules(spec_.holds);
   const std::string rules = transport_->faults().describe();
   events_.emit("faults_applied", {{"rules", rules}});
   log("fault rules: " + (rules.empty() ? std::string("none") : rules));

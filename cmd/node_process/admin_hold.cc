@@ -73,13 +73,6 @@ void Host::attach_hold() {
 }
 
 json Host::admin_hold(const std::string& cmd, const json& request) {
-  if (cmd == "reload_faults") {
-    // The fault rules first, so messages a released hold lets go meet the rules in force now.
-    json answer = admin_reload_faults();
-    spec_.holds = load_cluster(dir_).holds;
-    transport_->set_hold_rules(spec_.holds);
-    return answer;
-  }
   if (cmd == "held") return held_json(transport_->held());
   if (cmd != "hold_deliver" && cmd != "hold_drop") {
     return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};

@@ -77,7 +77,7 @@ class Host final : public Outbox {
   nlohmann::json admin_snapshot();
   nlohmann::json admin_transfer(const nlohmann::json& request);
   nlohmann::json admin_member(const nlohmann::json& request);
-  // Held messages (admin_hold.cc): reload_faults (with the hold rules), held, hold_deliver|drop.
+  // Held messages (admin_hold.cc): held, hold_deliver|drop (reload_faults reloads hold rules too).
   nlohmann::json admin_hold(const std::string& cmd, const nlohmann::json& request);
   void attach_hold();
   // Election timer by hand (admin_timers.cc): `timers` freeze|thaw, `campaign`.
