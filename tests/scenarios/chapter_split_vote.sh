@@ -6,7 +6,7 @@
 # thawed, a leader is elected in a later term; node 1 rejoins.
 . "$(dirname "$0")/lib.sh"
 require_node
-new_cluster c -n 5 --no-prevote
+new_cluster c -n 5 --no-prevote --no-check-quorum  # no pre-vote round, no lease
 readonly kHeldWaitS=5
 
 rl transfer 1 >/dev/null || fail "transfer to 1"
