@@ -37,6 +37,7 @@ struct LogDiffOptions {
 struct NodeLog {
   NodeId id;
   std::map<uint64_t, std::pair<uint64_t, std::string>> entries;  // index -> term, data
+  uint64_t commit = 0;  // the commit index in its newest hard state record
   uint64_t first() const { return entries.empty() ? 0 : entries.begin()->first; }
   uint64_t last() const { return entries.empty() ? 0 : entries.rbegin()->first; }
   uint64_t last_term() const { return entries.empty() ? 0 : entries.rbegin()->second.first; }
@@ -53,6 +54,7 @@ NodeLog read_log(const std::string& dir, NodeId id) {
     throw LabError(kExitEnvironment,
                    "cannot read the WAL of node " + std::to_string(id.get()) + ": " + e.what());
   }
+  if (r.hard_state) log.commit = r.hard_state->commit.get();
   for (const auto& s : r.segments) {
     for (const auto& rec : s.records) {
       if (rec.damage != persist::Damage::kNone || rec.type != persist::RecordType::kEntry) continue;
@@ -81,6 +83,16 @@ std::optional<uint64_t> first_difference(const NodeLog& l, const NodeLog& ref, b
   return std::nullopt;
 }
 
+// When node `l` recorded index `first` of the suffix to be overwritten as committed: an entry
+// it may have applied, and a client may have been told of, is to be replaced (Leader
+// Completeness is broken: Figure 8's danger).
+void flag_committed(const NodeLog& l, uint64_t first, json* row, std::string* text) {
+  if (l.commit < first) return;
+  (*row)["overwrites_committed"] = true;
+  *text += " -- COMMITTED ENTRY: node " + std::to_string(l.id.get()) + " committed up to " +
+           std::to_string(l.commit) + ": Leader Completeness is broken";
+}
+
 // Node `l` against the reference: its JSON row, and in *text what differs ("" if nothing).
 json compare(const NodeLog& l, const NodeLog& ref, std::string* text) {
   json row = {{"id", l.id.get()},
@@ -105,10 +117,12 @@ json compare(const NodeLog& l, const NodeLog& ref, std::string* text) {
       row["same_term_different_data"] = true;
       *text += " -- SAME TERM, DIFFERENT DATA: Log Matching is broken";
     }
+    flag_committed(l, i, &row, text);
   } else if (l.last() > ref.last()) {
     row["overwrite"] = {ref.last() + 1, l.last()};
     *text = name + ": entries " + std::to_string(ref.last() + 1) + ".." + std::to_string(l.last()) +
             " beyond node " + std::to_string(ref.id.get()) + "'s log will be overwritten";
+    flag_committed(l, ref.last() + 1, &row, text);
   } else if (l.last() < ref.last()) {
     row["missing"] = {l.last() + 1, ref.last()};
     *text = name + ": behind, lacks entries " + std::to_string(l.last() + 1) + ".." +
