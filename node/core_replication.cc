@@ -209,15 +209,9 @@ void Core::raise_match(Progress& pr, Index match) {
   pr.match_seq = append_seq_;
 }
 
-void Core::handle_heartbeat_response(const Message& m) {
-  auto it = progress_.find(m.from);
-  if (it == progress_.end()) return;
-  Progress& pr = it->second;
-  pr.recent_active = true;
-  if (m.context > pr.read_round_acked) {
-    pr.read_round_acked = m.context;
-    confirm_reads();
-  }
+// A heartbeat round has passed: what was sent and is still unacknowledged was lost.
+void Core::judge_heartbeat_round(Progress& pr) {
+  pr.round_judged_tick = ticks_;
   switch (pr.state) {
     case ProgressState::kProbe:
       pr.probe_sent = false;  // the probe may have been lost; try again
@@ -241,6 +235,22 @@ void Core::handle_heartbeat_response(const Message& m) {
       pr.snapshot_acked_at_heartbeat = pr.snapshot_acked;
       break;
   }
+}
+
+void Core::handle_heartbeat_response(const Message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  if (m.context > pr.read_round_acked) {
+    pr.read_round_acked = m.context;
+    confirm_reads();
+  }
+  // One judgement per heartbeat interval: answers that arrive together (heartbeats queued
+  // while the follower was unreachable, delivered at once) are one round, not many; judged
+  // once each, they made the leader resend the same probe or snapshot window per answer.
+  const bool new_round = ticks_ >= pr.round_judged_tick + config_.heartbeat_ticks;
+  if (new_round) judge_heartbeat_round(pr);
   // A follower that says it holds less than it acknowledged sent this answer before that
   // acknowledgement, or lost entries. Nothing else would make an idle leader send it an
   // AppendEntries, so probe at match to find out: a fresh rejection proves the loss
@@ -252,7 +262,7 @@ void Core::handle_heartbeat_response(const Message& m) {
     pr.probe_sent = false;
     pr.next = pr.match + 1;
   }
-  pr.match_at_heartbeat = pr.match;
+  if (new_round) pr.match_at_heartbeat = pr.match;
   if (pr.match < log_.last_index() || pr.state == ProgressState::kSnapshot || verify) {
     send_append(m.from, verify);
   }

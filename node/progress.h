@@ -30,6 +30,7 @@ struct Progress {
   // match as of the previous heartbeat answer: no progress for a whole heartbeat round with
   // messages in flight means one was lost, so the leader falls back to probing.
   Index match_at_heartbeat;
+  uint64_t round_judged_tick = 0;  // the leader's tick when a heartbeat round was last judged
 
   // kSnapshot: the snapshot being sent. It stays the same until the transfer ends, even if a
   // newer one is taken meanwhile, so a slow transfer is never restarted from scratch.

@@ -90,6 +90,45 @@ TEST_CASE("a lost snapshot chunk is resent from the follower's offset (Figure 13
   CHECK(h.node(3).snapshot->data == std::string(40, 'x'));
 }
 
+TEST_CASE("answers to heartbeats queued for an unreachable follower are one round, not many") {
+  Config c = Harness::plain_config();
+  c.snapshot_trailing_entries = 0;
+  c.snapshot_chunk_bytes_max = 10;
+  c.inflight_msgs_max = 4;
+  Harness h(3, c);
+  REQUIRE(h.elect(1));
+  h.isolate(3);
+  for (int i = 0; i < 5; ++i) h.propose(1, "v" + std::to_string(i));
+  h.stabilize();
+  h.snapshot(1, std::string(95, 's'));
+  h.heal();
+  // Node 3's answer to a heartbeat, kept to be stepped into the leader by hand.
+  h.tick(1);
+  h.deliver_once(3);
+  Message answer;
+  for (const Message& m : h.take_mailbox()) {
+    if (m.type == MessageType::kHeartbeatResponse && m.from == NodeId(3)) answer = m;
+  }
+  REQUIRE(answer.type == MessageType::kHeartbeatResponse);
+  auto chunks_sent = [&] {
+    uint64_t n = 0;
+    for (const Message& m : h.take_mailbox()) n += m.type == MessageType::kInstallSnapshot;
+    return n;
+  };
+  // Two rounds without progress: the lost AppendEntries are given up, and what node 3 needs
+  // was compacted away, so the leader sends a window of snapshot chunks.
+  for (int round = 0; round < 2; ++round) {
+    h.tick(1);
+    h.step(1, Receive{answer});
+  }
+  REQUIRE(chunks_sent() == 4);
+  // Twenty answers arrive together (the heartbeats queued while node 3 was away): within one
+  // heartbeat interval the unacknowledged window is resent at most once, not once per answer.
+  h.tick(1);
+  for (int i = 0; i < 20; ++i) h.step(1, Receive{answer});
+  CHECK(chunks_sent() <= 4);
+}
+
 TEST_CASE("a follower keeps the log suffix that continues a snapshot (Figure 13, step 6)") {
   Config c;
   c.id = NodeId(2);
