@@ -79,8 +79,10 @@ std::string delivery(const Message& m) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "  (%.3fms)", static_cast<double>(m.recv - m.sent) / 1e6);
     s = buf;
+  } else if (m.fault.rfind("drop", 0) == 0) {
+    s = "  LOST";
   } else if (m.recv == kNoTime) {
-    s = m.fault.rfind("drop", 0) == 0 ? "  LOST" : "  (no receipt)";
+    s = "  (no receipt)";
   }
   if (!m.fault.empty()) s += "  [" + m.fault + "]";
   return s;
@@ -90,8 +92,10 @@ std::string delivery(const Message& m) {
 // a fault record: both are on their send's line).
 std::string message_line(const Event& e, const Message& m) {
   if (!shows_message(e, m)) return "";
-  std::string s =
-      m.sent != kNoTime ? " -> n" + std::to_string(m.to) : " <- n" + std::to_string(m.from);
+  // A fault record alone (its send not written: a heartbeat counted at `changes`) is the
+  // sender's, like the send it stands for; the model keeps its time in `recv`.
+  const bool outgoing = m.sent != kNoTime || !m.fault.empty();
+  std::string s = outgoing ? " -> n" + std::to_string(m.to) : " <- n" + std::to_string(m.from);
   s += " " + m.type;
   if (m.term != e.term) s += " term=" + std::to_string(m.term);
   const std::string fields = message_fields(m.type, *m.fields);

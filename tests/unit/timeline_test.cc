@@ -113,6 +113,18 @@ TEST_CASE("timeline: seq restarts with a new process; a receipt pairs with the l
   CHECK(tl.messages[2].recv == 80);
 }
 
+TEST_CASE("timeline: a drop whose send was not written is the sender's line, an arrow out") {
+  // At `changes`, a heartbeat's send is counted, not written; its drop record still is.
+  const std::string n3 =
+      R"({"t":10,"n":3,"ev":"role","role":"leader","term":3}
+{"t":20,"n":3,"ev":"drop","type":"Heartbeat","from":3,"to":1,"term":3,"seq":7,"commit":4,"rule":"partition 2,3 | 1"}
+)";
+  const std::string text = format_text(timeline_of({{3, n3}}), Filter{});
+  CHECK(text.find("n3  L t3   -> n1 Heartbeat commit=4  LOST  [drop partition 2,3 | 1]") !=
+        std::string::npos);
+  CHECK(text.find("<- n3") == std::string::npos);
+}
+
 TEST_CASE("timeline: the text of an election, one line per event, times from the first record") {
   const Timeline tl = timeline_of({{1, kN1}, {2, kN2}, {0, kActions}});
   const std::string want =
