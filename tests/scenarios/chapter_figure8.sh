@@ -42,6 +42,7 @@ play_to_c() {
   expect_rc 3 rl put a 1 --node 1 --timeout 100ms # appended by node 1 alone: unknown
   I=$(field 1 last_index)
   T=$(field 1 term)
+  (($(field 1 commit) < I)) || fail "(a) node 1 did not append the put"
   rl deliver --from 1 --to 2 >/dev/null || fail "deliver to 2"
   wait_for "node 2 takes index $I" field_is 2 last_index "$I"
   # (b)

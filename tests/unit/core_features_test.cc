@@ -1,6 +1,7 @@
 // Unit tests of snapshots, ReadIndex reads, leadership transfer and membership changes in the
 // core, named after the section of the paper (§) or of Ongaro's thesis they test.
 #include <catch2/catch.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,24 @@ void settle(Harness& h, int leader, Pred done, int rounds_max = 20) {
     h.tick(leader);
     h.stabilize();
   }
+}
+
+// Node 1 leads three nodes; node 3, cut off, misses five writes, which node 1 then compacts
+// into a snapshot of `state` sent in chunks of `chunk_bytes`: node 3 can catch up only by
+// InstallSnapshot (Figure 13) once the test heals the cut.
+std::unique_ptr<Harness> behind_a_snapshot(uint64_t chunk_bytes, const std::string& state,
+                                           uint32_t inflight_max = 16) {
+  Config c = Harness::plain_config();
+  c.snapshot_trailing_entries = 0;
+  c.snapshot_chunk_bytes_max = chunk_bytes;
+  c.inflight_msgs_max = inflight_max;
+  auto h = std::make_unique<Harness>(3, c);
+  REQUIRE(h->elect(1));
+  h->isolate(3);
+  for (int i = 0; i < 5; ++i) h->propose(1, "v" + std::to_string(i));
+  h->stabilize();
+  h->snapshot(1, state);
+  return h;
 }
 
 }  // namespace
@@ -37,16 +56,9 @@ TEST_CASE("a snapshot compacts the log but keeps the trailing entries (§7)") {
 }
 
 TEST_CASE("InstallSnapshot sends a lagging follower the snapshot in chunks (Figure 13)") {
-  Config c = Harness::plain_config();
-  c.snapshot_trailing_entries = 0;
-  c.snapshot_chunk_bytes_max = 10;
-  Harness h(3, c);
-  REQUIRE(h.elect(1));
-  h.isolate(3);
-  for (int i = 0; i < 5; ++i) h.propose(1, "v" + std::to_string(i));
-  h.stabilize();
   const std::string state(95, 's');  // ten chunks of at most 10 bytes
-  h.snapshot(1, state);
+  const auto hp = behind_a_snapshot(10, state);
+  Harness& h = *hp;
   h.heal();
   settle(h, 1, [&] { return h.core(3).applied() >= Index(6); });
   CHECK(h.delivered_count(MessageType::kInstallSnapshot) >= 10);
@@ -65,16 +77,8 @@ TEST_CASE("InstallSnapshot sends a lagging follower the snapshot in chunks (Figu
 }
 
 TEST_CASE("a lost snapshot chunk is resent from the follower's offset (Figure 13)") {
-  Config c = Harness::plain_config();
-  c.snapshot_trailing_entries = 0;
-  c.snapshot_chunk_bytes_max = 8;
-  c.inflight_msgs_max = 2;
-  Harness h(3, c);
-  REQUIRE(h.elect(1));
-  h.isolate(3);
-  for (int i = 0; i < 5; ++i) h.propose(1, "v" + std::to_string(i));
-  h.stabilize();
-  h.snapshot(1, std::string(40, 'x'));
+  const auto hp = behind_a_snapshot(8, std::string(40, 'x'), 2);
+  Harness& h = *hp;
   h.heal();
   // Drop the second chunk once; the third then arrives out of order.
   bool dropped = false;
@@ -91,16 +95,8 @@ TEST_CASE("a lost snapshot chunk is resent from the follower's offset (Figure 13
 }
 
 TEST_CASE("answers to heartbeats queued for an unreachable follower are one round, not many") {
-  Config c = Harness::plain_config();
-  c.snapshot_trailing_entries = 0;
-  c.snapshot_chunk_bytes_max = 10;
-  c.inflight_msgs_max = 4;
-  Harness h(3, c);
-  REQUIRE(h.elect(1));
-  h.isolate(3);
-  for (int i = 0; i < 5; ++i) h.propose(1, "v" + std::to_string(i));
-  h.stabilize();
-  h.snapshot(1, std::string(95, 's'));
+  const auto hp = behind_a_snapshot(10, std::string(95, 's'), 4);
+  Harness& h = *hp;
   h.heal();
   // Node 3's answer to a heartbeat, kept to be stepped into the leader by hand.
   h.tick(1);
