@@ -2,7 +2,10 @@
 #include "cmd/node_process/node_storage.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <exception>
+#include <thread>
 #include <utility>
 
 #include "cmd/cluster/contract.h"
@@ -10,6 +13,27 @@
 #include "persist/io.h"
 
 namespace raftlab::lab {
+namespace {
+
+// Test-only (like RAFTLAB_TEST_HELD_MAX): each WAL sync waits this long on its worker before
+// its fdatasync, so that what an unsafe switch sends before persisting (release_before_persist)
+// is out long before it is durable, and a power cut (`crash --lose-unsynced`) lands in between.
+constexpr const char* kSyncDelayEnv = "RAFTLAB_TEST_SYNC_DELAY_MS";
+constexpr uint32_t kSyncDelayMaxMs = 10000;  // a larger value is taken as this
+
+// Read once, when the node's storage opens; 0 (no delay) when unset or not a number.
+uint32_t test_sync_delay_ms(NodeId id) {
+  const char* env = std::getenv(kSyncDelayEnv);
+  if (env == nullptr) return 0;
+  const uint64_t ms = std::min<uint64_t>(std::strtoull(env, nullptr, 10), kSyncDelayMaxMs);
+  if (ms > 0) {
+    log_line(id, std::string("test-only ") + kSyncDelayEnv + ": each WAL sync waits " +
+                     std::to_string(ms) + " ms before its fdatasync");
+  }
+  return static_cast<uint32_t>(ms);
+}
+
+}  // namespace
 
 std::optional<persist::NodeStorage> open_storage(NodeId id, const std::string& node_dir,
                                                  bool fsync) {
@@ -57,6 +81,7 @@ struct WalStorage::SyncWork {
   uv_work_t req{};  // req.data points to this
   WalStorage* storage = nullptr;
   persist::SyncJob job;
+  uint32_t delay_ms = 0;  // test-only, before the fdatasync (kSyncDelayEnv)
 };
 
 struct WalStorage::SnapshotWork {
@@ -77,7 +102,8 @@ WalStorage::WalStorage(NodeId id, uv_loop_t* loop, std::unique_ptr<persist::Wal>
       snap_dir_(node_dir + "/" + std::string(kSnapDir)),
       fsync_(fsync),
       callbacks_(std::move(callbacks)),
-      durable_snapshot_index_(durable_snapshot_index) {
+      durable_snapshot_index_(durable_snapshot_index),
+      sync_delay_ms_(test_sync_delay_ms(id)) {
   if (!fsync_) return;  // nothing is ever durable: publish nothing
   try {
     durable_ = persist::DurableTable::create(node_dir);
@@ -136,6 +162,7 @@ void WalStorage::begin_sync() {
   auto* work = new SyncWork;
   work->req.data = work;
   work->storage = this;
+  work->delay_ms = sync_delay_ms_;
   try {
     // begin_sync writes the buffered records out (and may start a segment): ENOSPC shows here.
     work->job = wal_->begin_sync();
@@ -146,7 +173,11 @@ void WalStorage::begin_sync() {
   }
   uv_queue_work(
       loop_, &work->req,
-      [](uv_work_t* req) { static_cast<SyncWork*>(req->data)->job.run(); },  // worker thread
+      [](uv_work_t* req) {  // worker thread: touches only the work item
+        auto* w = static_cast<SyncWork*>(req->data);
+        if (w->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(w->delay_ms));
+        w->job.run();
+      },
       [](uv_work_t* req, int) {
         std::unique_ptr<SyncWork> w(static_cast<SyncWork*>(req->data));
         WalStorage* self = w->storage;

@@ -72,6 +72,7 @@ class WalStorage final : public Storage {
   std::shared_ptr<persist::DurableTable> durable_;  // null without fsync (persist/durable.h)
   bool snapshot_save_in_flight_ = false;            // own snapshots: one at a time
   Index durable_snapshot_index_;  // newest snapshot known durable (WAL segments below may go)
+  uint32_t sync_delay_ms_ = 0;    // test-only RAFTLAB_TEST_SYNC_DELAY_MS (node_storage.cc)
 };
 
 }  // namespace raftlab::lab
