@@ -41,7 +41,7 @@ const std::vector<VerbGroup>& verb_groups() {
         "member", "rebuild", "transfer", "snapshot"}},
       {"Faults",
        {"partition", "isolate", "cut", "net", "heal", "faults", "msgs", "deliver", "drop"}},
-      {"Inspect", {"wait", "log", "logs", "timeline"}},
+      {"Inspect", {"wait", "log", "logs", "timeline", "ui"}},
       {"Key/value store", {"put", "get", "append", "delete", "cas"}},
       {"Test and measure", {"check", "bench"}},
   };
@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   raftlab::lab::setup_check(app);
   raftlab::lab::setup_timeline(app);
   raftlab::lab::setup_timer_commands(app);  // timers freeze|thaw, campaign
+  raftlab::lab::setup_ui(app);
 
   group_verbs(app);
   app.footer(kFooter);

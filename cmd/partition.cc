@@ -64,6 +64,20 @@ json cuts_json(const std::set<std::pair<NodeId, NodeId>>& cuts) {
   return a;
 }
 
+// Every link (a, b) with a in `from`, b in `to` and a != b, and (b, a) too when both_ways.
+std::set<std::pair<NodeId, NodeId>> links_between(const std::vector<NodeId>& from,
+                                                  const std::vector<NodeId>& to, bool both_ways) {
+  std::set<std::pair<NodeId, NodeId>> links;
+  for (NodeId a : from) {
+    for (NodeId b : to) {
+      if (a == b) continue;
+      links.insert({a, b});
+      if (both_ways) links.insert({b, a});
+    }
+  }
+  return links;
+}
+
 // Validates the rules through the FaultFilter (a node in two groups, a bad ratio), writes them
 // and pushes them.
 void apply_rules(const std::string& dir, ClusterSpec& spec, FaultRules rules) {
@@ -229,14 +243,7 @@ int run_cut(const CutOptions& o) {
   const std::vector<NodeId> from = resolve_selector(o.from, dir, spec);
   const std::vector<NodeId> to = resolve_selector(o.to, dir, spec);
   FaultRules rules = spec.faults;
-  std::set<std::pair<NodeId, NodeId>> added;
-  for (NodeId a : from) {
-    for (NodeId b : to) {
-      if (a == b) continue;
-      added.insert({a, b});
-      if (!o.one_way) added.insert({b, a});
-    }
-  }
+  const std::set<std::pair<NodeId, NodeId>> added = links_between(from, to, !o.one_way);
   if (added.empty()) throw LabError(kExitUsage, "cut: a node cannot be cut from itself");
   rules.cuts.insert(added.begin(), added.end());
   apply_rules(dir, spec, rules);
@@ -316,13 +323,45 @@ int run_net(const NetOptions& o) {
 struct HealOptions {
   std::string dir;
   bool all = false;
+  std::string from;  // `heal A B`: only the cuts between A and B
+  std::string to;
   bool json = false;
 };
+
+// `heal A B`: the cuts between A and B, both ways, and nothing else (a partition or a link
+// fault stays); exit 1 when there is none.
+int run_heal_link(const HealOptions& o, const std::string& dir, ClusterSpec& spec) {
+  const std::vector<NodeId> from = resolve_selector(o.from, dir, spec);
+  const std::vector<NodeId> to = resolve_selector(o.to, dir, spec);
+  FaultRules rules = spec.faults;
+  std::set<std::pair<NodeId, NodeId>> removed;
+  for (const auto& cut : links_between(from, to, true)) {
+    if (rules.cuts.erase(cut) > 0) removed.insert(cut);
+  }
+  if (removed.empty()) {
+    throw LabError(kExitFailed,
+                   "heal: no cut between " + o.from + " and " + o.to + " (see `faults`)");
+  }
+  apply_rules(dir, spec, rules);
+  std::set<NodeId> touched(from.begin(), from.end());
+  touched.insert(to.begin(), to.end());
+  record_action(dir, "heal", {touched.begin(), touched.end()}, "heal " + cuts_text(removed));
+  if (o.json) {
+    print_json(
+        {{"nodes", ids_json({touched.begin(), touched.end()})}, {"healed", cuts_json(removed)}});
+  } else {
+    for (const auto& [a, b] : removed) {
+      std::cout << "healed " << a.get() << " -> " << b.get() << "\n";
+    }
+  }
+  return kExitOk;
+}
 
 int run_heal(const HealOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   const DirLock lock = lock_cluster_dir(dir);  // read, change and write cluster.json alone
   ClusterSpec spec = load_cluster(dir);
+  if (!o.from.empty()) return run_heal_link(o, dir, spec);
   FaultRules rules = spec.faults;
   rules.partition.clear();
   rules.cuts.clear();
@@ -434,9 +473,16 @@ void setup_net(CLI::App& app) {
 void setup_heal(CLI::App& app) {
   auto o = std::make_shared<HealOptions>();
   CLI::App* cmd = add_verb(app, "heal", "Remove partitions and cuts", o->dir);
-  cmd->add_flag("--all", o->all, "Also remove link faults (loss, delay, ...)");
+  CLI::Option* all = cmd->add_flag("--all", o->all, "Also remove link faults (loss, delay, ...)");
+  CLI::Option* from = cmd->add_option("A", o->from, "Only the cuts between A and B, both ways")
+                          ->check(selector_validator())
+                          ->excludes(all);
+  cmd->add_option("B", o->to, "The other end (with A)")->check(selector_validator())->needs(from);
   add_json_flag(cmd, o->json);
-  run_on_parse(cmd, [o] { return run_heal(*o); });
+  cmd->callback([o] {
+    if (!o->from.empty() && o->to.empty()) throw CLI::ValidationError("B", "heal A B: name B too");
+    run_command([o] { return run_heal(*o); });
+  });
 }
 
 void setup_faults(CLI::App& app) {

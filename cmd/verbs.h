@@ -27,6 +27,7 @@ void setup_kv_commands(CLI::App& app);  // put, get, append, delete, cas
 void setup_bench(CLI::App& app);        // cmd/drive/bench.cc
 void setup_check(CLI::App& app);        // cmd/drive/check_run.cc
 void setup_timeline(CLI::App& app);     // cmd/timeline.cc
+void setup_ui(CLI::App& app);           // cmd/ui.cc: the page, live
 // timers freeze|thaw, campaign: cmd/timers.cc
 void setup_timer_commands(CLI::App& app);
 

@@ -68,6 +68,10 @@ class Core {
   const std::optional<Snapshot>& snapshot() const { return snapshot_; }
   /// Leader only: the follower's progress, or nullptr.
   const Progress* progress(NodeId peer) const;
+  /// The election timer, in ticks: since its last reset, and the (randomized) timeout it fires
+  /// at. Read-only, for hosts that draw it (`raftlab ui`).
+  uint32_t election_elapsed_ticks() const { return election_elapsed_; }
+  uint32_t election_timeout_ticks() const { return election_timeout_; }
 
   /// Throws std::logic_error if an invariant of this core does not hold. step() calls it
   /// after every input when config.check_invariants is set.

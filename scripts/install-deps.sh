@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake clang-format libcli11-dev libuv1-dev libmsgpack-cxx-dev
-  libspdlog-dev catch2 nlohmann-json3-dev)
+  libspdlog-dev catch2 nlohmann-json3-dev libcpp-httplib-dev pkg-config)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -166,10 +166,16 @@ int collect(Child& child, uint64_t timeout_ms, CommandResult& r) {
 
 CommandResult run_raftlab(const std::string& exe, const std::string& dir,
                           const std::vector<std::string>& args, uint64_t timeout_ms) {
+  std::vector<std::string> all = args;
+  all.insert(all.end(), {"--dir", dir, "--json"});
+  return run_raftlab_argv(exe, all, timeout_ms);
+}
+
+CommandResult run_raftlab_argv(const std::string& exe, const std::vector<std::string>& args,
+                               uint64_t timeout_ms) {
   CommandResult r;
   std::vector<std::string> all = {exe};
   all.insert(all.end(), args.begin(), args.end());
-  all.insert(all.end(), {"--dir", dir, "--json"});
   std::vector<char*> argv;
   for (std::string& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -29,6 +29,10 @@ struct CommandResult {
 /// process with other threads (the check runner's clients).
 CommandResult run_raftlab(const std::string& exe, const std::string& dir,
                           const std::vector<std::string>& args, uint64_t timeout_ms);
+/// The same with the whole argument list given (no --dir or --json added): `raftlab ui`'s
+/// actions, whose argv puts `--` before values that may start with '-'.
+CommandResult run_raftlab_argv(const std::string& exe, const std::vector<std::string>& args,
+                               uint64_t timeout_ms);
 
 /// The last line of a command's output, for a one-line message.
 std::string last_line(std::string text);

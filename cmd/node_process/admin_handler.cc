@@ -2,6 +2,8 @@
 // DIR/n<ID>/admin.sock, one JSON answer.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "cmd/cluster/cluster_dir.h"
 #include "cmd/node_process/host.h"
 
@@ -11,6 +13,7 @@ namespace {
 using nlohmann::json;
 
 constexpr uint64_t kPeerReloadIntervalMs = 1000;  // cluster.json re-read for an unknown peer
+constexpr uint64_t kStatusLogTailMax = 1000;      // {"cmd":"status","log_tail":N}: N at most
 
 json ids_json(const std::vector<NodeId>& ids) {
   json a = json::array();
@@ -23,6 +26,38 @@ json refused(const char* what, const std::optional<Outcome>& out) {
       {"ok", false},
       {"error", std::string(what) + (out ? to_string(out->refusal) : "no answer from the core")},
       {"leader", out ? out->leader_hint.get() : 0}};
+}
+
+// What `raftlab ui` draws besides the status (asked with "log_tail": N): the election timer
+// ("election": null for a leader, a frozen timer or a non-voter, which never fire), the last N
+// entries' [index, term], and a leader's view of each follower.
+void add_status_detail(json& answer, const Core& core, uint32_t tick_ms, uint64_t log_tail) {
+  const Status s = core.status();
+  const bool timer_runs = s.role != Role::kLeader && !s.timer_frozen && s.voter;
+  answer["election"] = timer_runs
+                           ? json{{"elapsed_ms", uint64_t{core.election_elapsed_ticks()} * tick_ms},
+                                  {"timeout_ms", uint64_t{core.election_timeout_ticks()} * tick_ms}}
+                           : json(nullptr);
+  json log = json::array();
+  const uint64_t tail = std::min(log_tail, kStatusLogTailMax);
+  const uint64_t last = s.last_index.get();
+  const uint64_t first =
+      std::max(core.log().first_index().get(), last >= tail ? last - tail + 1 : 1);
+  for (uint64_t i = first; i <= last && tail > 0; ++i) {
+    const std::optional<Term> t = core.log().term_at(Index(i));
+    if (t) log.push_back({i, t->get()});
+  }
+  answer["log"] = log;
+  json progress = json::object();
+  for (const std::vector<NodeId>* members : {&s.membership.voters, &s.membership.learners}) {
+    for (NodeId peer : *members) {
+      if (const Progress* p = core.progress(peer)) {
+        progress[std::to_string(peer.get())] = {
+            {"next", p->next.get()}, {"match", p->match.get()}, {"state", to_string(p->state)}};
+      }
+    }
+  }
+  answer["progress"] = progress;
 }
 
 }  // namespace
@@ -48,7 +83,14 @@ std::string Host::on_admin(std::string_view line) {
 
 json Host::dispatch_admin(const json& request) {
   const std::string cmd = request["cmd"].get<std::string>();
-  if (cmd == "status") return admin_status();
+  if (cmd == "status") {
+    json answer = admin_status();
+    if (request.contains("log_tail") && request["log_tail"].is_number_unsigned()) {
+      add_status_detail(answer, *core_, std::max<uint32_t>(1, spec_.timing.tick_ms),
+                        request["log_tail"].get<uint64_t>());
+    }
+    return answer;
+  }
   if (cmd == "reload_faults") return admin_reload_faults();
   if (cmd == "held" || cmd.starts_with("hold_")) return admin_hold(cmd, request);
   if (cmd == "snapshot") return admin_snapshot();

@@ -83,7 +83,7 @@ json messages_json(const Timeline& tl, const std::map<uint32_t, int>& lane) {
 
 }  // namespace
 
-std::string render_page(const Timeline& tl) {
+json page_json(const Timeline& tl) {
   std::map<uint32_t, int> lane;
   for (uint32_t n : tl.input.nodes) lane.emplace(n, static_cast<int>(lane.size()));
   json data = {{"t1", us(tl, tl.t1)}, {"nodes", tl.input.nodes}, {"torn", tl.input.torn_lines}};
@@ -91,7 +91,11 @@ std::string render_page(const Timeline& tl) {
   data["lanes"] = page_lanes(tl, lane);
   data["faults"] = page_faults(tl, lane);
   data["ops"] = page_ops(tl);
-  std::string text = data.dump();
+  return data;
+}
+
+std::string render_page(const Timeline& tl) {
+  std::string text = page_json(tl).dump();
   std::string safe;
   safe.reserve(text.size());
   for (char c : text) {

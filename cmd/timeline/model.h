@@ -128,5 +128,7 @@ std::string format_text(const Timeline& tl, const Filter& f);
 std::string format_json(const Timeline& tl, const Filter& f);
 /// The self-contained HTML page.
 std::string render_page(const Timeline& tl);
+/// The data that page embeds (page_view.h reads it); `raftlab ui` serves it as /api/timeline.
+nlohmann::json page_json(const Timeline& tl);
 
 }  // namespace raftlab::timeline

@@ -13,6 +13,10 @@
 // what was drawn for the browser test (tests/browser/check_timeline.mjs).
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
+
 namespace raftlab::timeline {
 
 inline constexpr const char* kPageCss = R"CSS(
@@ -44,7 +48,65 @@ inline constexpr const char* kPageBody = R"HTML(<h1>raftlab timeline</h1>
 <pre id="detail"></pre>
 )HTML";
 
-inline constexpr const char* kPageJs = R"JS(
+// The JS both pages use (this one and `raftlab ui`'s, cmd/ui/page.h): one global, RaftlabLog,
+// that decodes the page data's columns (a lane's log steps, the messages' send times) and
+// draws one node's log as a row of boxes coloured by term, RaftScope's picture. The ui page
+// draws its live logs and, on its time slider, the logs of this same data with it.
+inline constexpr char kLogModelJs[] = R"JS(
+const RaftlabLog=(function(){
+'use strict';
+const termColor=t=>'hsl('+((t*67)%360)+',60%,72%)';
+// A lane's log steps [time delta, kind, first, last - first, term]... decoded: the time of
+// each step, the commit and last index after it, and the largest last index.
+function decodeSteps(g){const n=g.length/5,t=new Float64Array(n),c=new Float64Array(n),l=new Float64Array(n);
+ let acc=0,commit=0,last=0,max=1;
+ for(let k=0;k<n;k++){acc+=g[5*k];t[k]=acc;const kind=g[5*k+1],a=g[5*k+2],b=a+g[5*k+3];
+  if(kind===0)last=b;else if(kind===1)last=a-1;else if(kind===2){last=Math.max(last,a);commit=Math.max(commit,a);}
+  else commit=a;c[k]=commit;l[k]=last;if(last>max)max=last;}
+ return {t:t,c:c,l:l,max:max};}
+// A log at time t, replayed from its steps (g, and their times T from decodeSteps): segments
+// [first, last, term], the snapshot index below them, and the commit index.
+function logAt(g,T,t){let segs=[],snap=0,commit=0;
+ const cut=f=>{while(segs.length&&segs[segs.length-1][0]>=f)segs.pop();const l=segs[segs.length-1];if(l&&l[1]>=f)l[1]=f-1;};
+ for(let k=0;k<T.length&&T[k]<=t;k++){const kind=g[5*k+1],a=g[5*k+2],b=a+g[5*k+3],term=g[5*k+4];
+  if(kind===0){cut(a);const l=segs[segs.length-1];if(l&&l[2]===term&&l[1]===a-1)l[1]=b;else segs.push([a,b,term]);}
+  else if(kind===1)cut(a);else if(kind===2){segs=[];snap=a;commit=Math.max(commit,a);}else commit=a;}
+ const last=segs.length?segs[segs.length-1][1]:snap;return {segs:segs,snap:snap,commit:commit,last:last};}
+// The same shape from a live log's last entries [[index, term], ...] (oldest first): what
+// precedes them counts as the "snapshot" box (entries not shown).
+function fromEntries(entries,commit,last){const segs=[];
+ for(const [i,t] of entries){const l=segs[segs.length-1];if(l&&l[2]===t&&l[1]===i-1)l[1]=i;else segs.push([i,i,t]);}
+ const snap=entries.length?entries[0][0]-1:last;return {segs:segs,snap:snap,commit:commit,last:last};}
+function termOf(L,idx){for(let k=L.segs.length-1;k>=0;k--){const s=L.segs[k];if(idx>=s[0]&&idx<=s[1])return s[2];}return 0;}
+// Draws the last `max` entries of L on g from x, in a row of height rowH at y: a grey box for
+// what precedes them, a box per entry (its term written in it, every 5th index under it), a
+// black bar after the committed entry. Returns the boxes and the x of each index drawn.
+function drawRow(g,L,x,y,boxW,rowH,max){const boxes=[],xs=new Map();
+ const from=Math.max(L.snap+1,L.last-max+1);g.font='10px system-ui';
+ if(L.snap>0&&from===L.snap+1){g.fillStyle='#bbb';g.fillRect(x,y+6,boxW,boxW-6);g.fillStyle='#222';
+  g.fillText('≤'+L.snap,x+1,y+20);x+=boxW+2;}
+ for(let idx=from;idx<=L.last;idx++){const term=termOf(L,idx);g.fillStyle=termColor(term);
+  g.fillRect(x,y+6,boxW-2,boxW-6);g.fillStyle='#222';g.fillText(String(term),x+3,y+20);
+  if(idx%5===0)g.fillText(String(idx),x+1,y+rowH);
+  boxes.push({x:x,y:y+6,idx:idx,term:term,committed:idx<=L.commit});xs.set(idx,x);
+  if(idx===L.commit){g.fillStyle='#000';g.fillRect(x+boxW-3,y+2,3,boxW);}x+=boxW;}
+ return {boxes:boxes,xs:xs};}
+// The messages' columns: absolute send times (ms) from the deltas, receipt times (mr; -1: none)
+// and the longest flight.
+function decodeMessages(M){const n=M.s.length,ms=new Float64Array(n),mr=new Float64Array(n);let acc=0,maxLat=0;
+ for(let i=0;i<n;i++){acc+=M.s[i];ms[i]=acc;const d=M.d[i];mr[i]=d>=0?acc+d:-1;if(d>maxLat)maxLat=d;}
+ return {ms:ms,mr:mr,maxLat:maxLat};}
+// The first message sent at or after t (ms sorted).
+function firstAt(ms,t){let lo=0,hi=ms.length;while(lo<hi){const m=(lo+hi)>>1;if(ms[m]<t)lo=m+1;else hi=m;}return lo;}
+// A lane's role band at t ("r": [start, end, role code, term]...), or null (not known).
+function bandAt(r,t){for(let k=0;k<r.length;k+=4)if(r[k]<=t&&t<r[k+1])return {role:r[k+2],term:r[k+3]};return null;}
+return {termColor:termColor,decodeSteps:decodeSteps,logAt:logAt,fromEntries:fromEntries,termOf:termOf,
+ drawRow:drawRow,decodeMessages:decodeMessages,firstAt:firstAt,bandAt:bandAt};
+})();
+)JS";
+
+// The timeline page's own script, after kLogModelJs.
+inline constexpr char kTimelineJs[] = R"JS(
 (function(){
 'use strict';
 const D=JSON.parse(document.getElementById('raftlab-timeline').textContent);
@@ -56,13 +118,9 @@ const LOG_ROW_H=34,LOG_BOX_W=24,LOG_ENTRIES_MAX=40,CLICK_PX=5,ZOOM_STEP=2,MIN_SP
 const HEADS_MAX=3000;  // arrowheads are drawn only when fewer arrows than this are visible
 const $=id=>document.getElementById(id);
 const T1=Math.max(D.t1,1),N=D.nodes.length,M=D.m,NM=M.s.length;
-const ms=new Float64Array(NM),mr=new Float64Array(NM);
-let maxLat=0;
-{let acc=0;for(let i=0;i<NM;i++){acc+=M.s[i];ms[i]=acc;const d=M.d[i];
- mr[i]=d>=0?acc+d:-1;if(d>maxLat)maxLat=d;}}
+const {ms,mr,maxLat}=RaftlabLog.decodeMessages(M);
 const on=M.types.map(()=>true);
 const typeColor=k=>'hsl('+((k*137)%360)+',65%,40%)';
-const termColor=t=>'hsl('+((t*67)%360)+',60%,72%)';
 const main=$('main'),logs=$('logs'),slider=$('slider');
 const view={v0:0,v1:T1};let sliderT=T1;
 const S=window.raftlabTimeline={ready:false,lanes:N,full:T1,total:M.total,shown:M.shown,types:M.types.slice()};
@@ -74,12 +132,7 @@ const procRow=new Map();for(const p of D.ops.p)if(!procRow.has(p))procRow.set(p,
 const opsTop=AXIS_H+N*LANE_H+6,opsRows=Math.min(procRow.size,OPS_ROWS_MAX);
 const H=opsTop+opsRows*OP_ROW_H+8;
 // Each lane's log steps decoded (times from deltas), and its commit and last index replayed.
-const LG=D.lanes.map(L=>{const g=L.g,n=g.length/5,t=new Float64Array(n),c=new Float64Array(n),l=new Float64Array(n);
- let acc=0,commit=0,last=0,max=1;
- for(let k=0;k<n;k++){acc+=g[5*k];t[k]=acc;const kind=g[5*k+1],a=g[5*k+2],b=a+g[5*k+3];
-  if(kind===0)last=b;else if(kind===1)last=a-1;else if(kind===2){last=Math.max(last,a);commit=Math.max(commit,a);}
-  else commit=a;c[k]=commit;l[k]=last;if(last>max)max=last;}
- return {t:t,c:c,l:l,max:max};});
+const LG=D.lanes.map(L=>RaftlabLog.decodeSteps(L.g));
 let W=800,drawn=[];
 function px(t){return LABEL_W+(t-view.v0)/(view.v1-view.v0)*(W-LABEL_W);}
 function tAt(x){return view.v0+(x-LABEL_W)/(W-LABEL_W)*(view.v1-view.v0);}
@@ -110,7 +163,7 @@ function lane(g,i){const L=D.lanes[i],y=laneY(i);g.fillStyle='#222';g.font='bold
   if(py!==null)g.lineTo(W,py);g.stroke();}
  g.fillStyle='#333';for(let k=0;k<L.e.t.length;k++){const t=L.e.t[k];if(t<view.v0||t>view.v1)continue;
   const x=px(t);g.fillRect(x-1,y+BAND_H,2,5);drawn.push({k:'mark',x:x,y:y+BAND_H+2,text:'n'+D.nodes[i]+' '+L.e.x[k],t:t});}}
-function first(t){let lo=0,hi=NM;while(lo<hi){const m=(lo+hi)>>1;if(ms[m]<t)lo=m+1;else hi=m;}return lo;}
+const first=t=>RaftlabLog.firstAt(ms,t);
 function arrows(g){let nA=0,nIn=0,nStub=0;const list=[];
  for(let i=first(view.v0-maxLat);i<NM&&ms[i]<=view.v1;i++){if(!on[M.y[i]])continue;
   const a=M.a[i],b=M.b[i];if(a<0&&b<0)continue;const s=ms[i],r=mr[i],d=M.d[i];
@@ -136,27 +189,12 @@ function draw(){drawn=[];const g=size(main,H);g.clearRect(0,0,W,H);axis(g);fault
  for(let i=0;i<N;i++)lane(g,i);arrows(g);ops(g);
  if(sliderT>=view.v0&&sliderT<=view.v1){g.fillStyle='#d00';g.fillRect(px(sliderT),AXIS_H,2,opsTop-AXIS_H);}
  $('range').textContent=fmt(view.v0)+' .. '+fmt(view.v1);S.from=view.v0;S.to=view.v1;}
-// Each node's log at time t, replayed from its steps: segments [first, last, term], the snapshot
-// index below them, and the commit index.
-function logAt(i,t){const g=D.lanes[i].g,T=LG[i].t;let segs=[],snap=0,commit=0;
- const cut=f=>{while(segs.length&&segs[segs.length-1][0]>=f)segs.pop();const l=segs[segs.length-1];if(l&&l[1]>=f)l[1]=f-1;};
- for(let k=0;k<T.length&&T[k]<=t;k++){const kind=g[5*k+1],a=g[5*k+2],b=a+g[5*k+3],term=g[5*k+4];
-  if(kind===0){cut(a);const l=segs[segs.length-1];if(l&&l[2]===term&&l[1]===a-1)l[1]=b;else segs.push([a,b,term]);}
-  else if(kind===1)cut(a);else if(kind===2){segs=[];snap=a;commit=Math.max(commit,a);}else commit=a;}
- const last=segs.length?segs[segs.length-1][1]:snap;return {segs:segs,snap:snap,commit:commit,last:last};}
-function termOf(L,idx){for(let k=L.segs.length-1;k>=0;k--){const s=L.segs[k];if(idx>=s[0]&&idx<=s[1])return s[2];}return 0;}
+const logAt=(i,t)=>RaftlabLog.logAt(D.lanes[i].g,LG[i].t,t);
 let logBoxes=[];
 function drawLogs(){const h=N*LOG_ROW_H+6,g=size(logs,h);g.clearRect(0,0,W,h);logBoxes=[];const txt=[];
  for(let i=0;i<N;i++){const L=logAt(i,sliderT),y=3+i*LOG_ROW_H;g.fillStyle='#222';g.font='bold 12px system-ui';
-  g.fillText('n'+D.nodes[i],6,y+18);const from=Math.max(L.snap+1,L.last-LOG_ENTRIES_MAX+1);
-  let x=LABEL_W;g.font='10px system-ui';
-  if(L.snap>0&&from===L.snap+1){g.fillStyle='#bbb';g.fillRect(x,y+6,LOG_BOX_W,LOG_BOX_W-6);g.fillStyle='#222';
-   g.fillText('≤'+L.snap,x+1,y+20);x+=LOG_BOX_W+2;}
-  for(let idx=from;idx<=L.last;idx++){const term=termOf(L,idx);g.fillStyle=termColor(term);
-   g.fillRect(x,y+6,LOG_BOX_W-2,LOG_BOX_W-6);g.fillStyle='#222';g.fillText(String(term),x+3,y+20);
-   if(idx%5===0)g.fillText(String(idx),x+1,y+4+LOG_ROW_H-4);
-   logBoxes.push({x:x,y:y+6,i:i,idx:idx,term:term,committed:idx<=L.commit});
-   if(idx===L.commit){g.fillStyle='#000';g.fillRect(x+LOG_BOX_W-3,y+2,3,LOG_BOX_W);}x+=LOG_BOX_W;}
+  g.fillText('n'+D.nodes[i],6,y+18);
+  for(const b of RaftlabLog.drawRow(g,L,LABEL_W,y,LOG_BOX_W,LOG_ROW_H,LOG_ENTRIES_MAX).boxes){b.i=i;logBoxes.push(b);}
   txt.push('n'+D.nodes[i]+' last='+L.last+' commit='+L.commit+' snap='+L.snap);}
  S.logText=txt.join('; ');S.slider=sliderT;$('sliderTime').textContent=fmt(sliderT);}
 function setView(a,b){const span=Math.max(MIN_SPAN_US,Math.min(T1,b-a));a=Math.max(0,Math.min(a,T1-span));
@@ -206,5 +244,19 @@ window.addEventListener('resize',()=>{draw();drawLogs();});
 drawLogs();draw();S.ready=true;
 })();
 )JS";
+
+/// The parts' characters one after the other, at compile time (some compilers limit one
+/// literal to 64 KiB, and the pages share kLogModelJs).
+template <size_t... N>
+constexpr std::array<char, (N + ...) - sizeof...(N) + 1> join_text(const char (&... parts)[N]) {
+  std::array<char, (N + ...) - sizeof...(N) + 1> out{};
+  size_t at = 0;
+  ((std::copy_n(parts, N - 1, out.begin() + static_cast<std::ptrdiff_t>(at)), at += N - 1), ...);
+  return out;
+}
+
+inline constexpr auto kPageJsText = join_text(kLogModelJs, kTimelineJs);
+/// The timeline page's whole script.
+inline constexpr const char* kPageJs = kPageJsText.data();
 
 }  // namespace raftlab::timeline

@@ -1,6 +1,7 @@
 // What every browser test here does around its own checks: start Debian's chromium headless
 // through puppeteer-core (installed by run.sh into RAFTLAB_BROWSER_NODE), open one page from
-// file:// with every other request failed and counted, wait until the page says it has drawn,
+// file:// (or, with `url`, from a local server: then its own origin is allowed too) with every
+// other request failed and counted, wait until the page says it has drawn,
 // time that, run the test's checks, then fail on any console error or network request, print
 // each failure and exit 1 if there was one.
 import { createRequire } from 'node:module';
@@ -15,9 +16,10 @@ const kReadyTimeoutMs = 15000;  // the page must have drawn by then
 export const failures = [];
 export const check = (ok, what) => { if (!ok) failures.push(what); };
 
-// Opens page_path, waits for `ready` (a JS expression) to hold, requires the open to take
-// under open_ms_max, then awaits body(page). Exits the process with the verdict.
-export async function runPage({ path, ready, viewport, open_ms_max }, body) {
+// Opens page_path (or url), waits for `ready` (a JS expression) to hold, requires the open to
+// take under open_ms_max, then awaits body(page). Exits the process with the verdict.
+export async function runPage({ path, url, ready, viewport, open_ms_max }, body) {
+  const origin = url ? new URL(url).origin + '/' : null;
   const browser = await puppeteer.launch({
     executablePath: kChromium, headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions'],
@@ -28,14 +30,14 @@ export async function runPage({ path, ready, viewport, open_ms_max }, body) {
     await page.setViewport(viewport);
     await page.setRequestInterception(true);
     page.on('request', (r) => {
-      if (r.url().startsWith('file:')) return r.continue();
+      if (r.url().startsWith('file:') || (origin && r.url().startsWith(origin))) return r.continue();
       blocked.push(r.url());
       return r.abort('internetdisconnected');
     });
     page.on('console', (m) => { if (m.type() === 'error') page_errors.push(m.text()); });
     page.on('pageerror', (e) => page_errors.push(String(e)));
     const started = Date.now();
-    await page.goto('file://' + resolve(path), { waitUntil: 'load' });
+    await page.goto(url || 'file://' + resolve(path), { waitUntil: 'load' });
     await page.waitForFunction(ready, { timeout: kReadyTimeoutMs });
     const open_ms = Date.now() - started;
     console.log(`opened in ${open_ms} ms`);

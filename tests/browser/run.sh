@@ -6,7 +6,7 @@
 # Then plants a JavaScript error in a copy of the page and requires the check to fail on it.
 # Installs what it needs: chromium (apt-get, as root) and puppeteer-core (npm, into
 # build/browser-node, nothing saved in the repository).
-# Usage: tests/browser/run.sh RAFTLAB_BINARY [timeline]
+# Usage: tests/browser/run.sh RAFTLAB_BINARY [timeline|ui]
 set -euo pipefail
 
 readonly kPuppeteerVersion=24.10.0
@@ -19,6 +19,12 @@ out_dir=$root/build/browser
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# The browser tests run in parallel (ctest -j): one installs, the others wait on the lock (a
+# half-done npm install looks like an installed one, and two apt-gets fight over dpkg's lock).
+readonly kInstallLockWaitS=900
+mkdir -p "$node_dir"
+exec 9>"$node_dir/.install.lock"
+flock -w "$kInstallLockWaitS" 9 || { echo "browser test: another install holds the lock" >&2; exit 1; }
 if [[ ! -x /usr/bin/chromium ]]; then
   if [[ $(id -u) -ne 0 ]]; then
     echo "browser test: /usr/bin/chromium is missing (apt-get install chromium)" >&2
@@ -26,11 +32,13 @@ if [[ ! -x /usr/bin/chromium ]]; then
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null
 fi
-if [[ ! -d $node_dir/node_modules/puppeteer-core ]]; then
-  mkdir -p "$node_dir"
+if [[ ! -f $node_dir/.installed-$kPuppeteerVersion ]]; then
+  rm -rf "$node_dir/node_modules"
   npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix "$node_dir" \
     "puppeteer-core@$kPuppeteerVersion" >/dev/null
+  touch "$node_dir/.installed-$kPuppeteerVersion"
 fi
+flock -u 9
 mkdir -p "$out_dir"
 export RAFTLAB_BROWSER_NODE=$node_dir
 
@@ -114,6 +122,51 @@ if [[ ${2:-} == timeline ]]; then
   fi
   expect_planted_error_caught check_timeline.mjs "$work/run.html" "$work/run.expect.json"
   echo "browser test (timeline): passed (a page with a planted error fails, as it must)"
+  exit 0
+fi
+
+# `run.sh RAFTLAB ui`: the page of `raftlab ui` on a live 5-node cluster (check_ui.mjs drives
+# it by clicks). The cluster runs --no-prevote, so a campaign sends RequestVote at once. The
+# nodes (by the pids `status` gave, and `down`) and the ui process (by its pid) are stopped on
+# any exit. Screenshot: build/ui.png.
+readonly kUiStartTries=100  # x 0.1 s: the URL line of `raftlab ui` by then
+readonly kUiStopTries=50    # x 0.1 s: then the ui process gets SIGKILL
+ui_cleanup() {  # DIR UI_PID PIDS_FILE: every step bounded, so the trap always ends
+  local pid i
+  [[ -n $2 ]] && kill "$2" 2>/dev/null
+  "$raftlab" down --dir "$1" >/dev/null 2>&1 || true
+  if [[ -f $3 ]]; then for pid in $(cat "$3"); do kill -9 "$pid" 2>/dev/null || true; done; fi
+  if [[ -n $2 ]]; then
+    for ((i = 0; i < kUiStopTries; i++)); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$2" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+if [[ ${2:-} == ui ]]; then
+  d=$work/ui
+  ui_pid=
+  trap 'ui_cleanup "$d" "$ui_pid" "$work/pids"' EXIT
+  "$raftlab" up --dir "$d" -n 5 --no-prevote --timeout 10s >/dev/null
+  "$raftlab" status --dir "$d" --json |
+    python3 -c 'import json,sys; print(" ".join(str(n["pid"]) for n in json.load(sys.stdin)["nodes"] if n.get("pid")))' \
+    >"$work/pids"
+  "$raftlab" ui --dir "$d" --port 0 >"$work/ui.out" 2>"$work/ui.err" &
+  ui_pid=$!
+  url=
+  for ((i = 0; i < kUiStartTries; i++)); do
+    url=$(sed -n 's|^raftlab ui: \(http://127\.0\.0\.1:[0-9]*/\)$|\1|p' "$work/ui.out")
+    [[ -n $url ]] && break
+    kill -0 "$ui_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z $url ]]; then
+    echo "browser test (ui): no URL line from raftlab ui" >&2
+    cat "$work/ui.out" "$work/ui.err" >&2
+    exit 1
+  fi
+  echo "ui: $url on a 5-node cluster"
+  node "$here/check_ui.mjs" "$url" "$raftlab" "$d" "$root/build/ui.png"
+  echo "browser test (ui): passed"
   exit 0
 fi
 
