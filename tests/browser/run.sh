@@ -150,7 +150,8 @@ if [[ ${2:-} == ui ]]; then
   "$raftlab" status --dir "$d" --json |
     python3 -c 'import json,sys; print(" ".join(str(n["pid"]) for n in json.load(sys.stdin)["nodes"] if n.get("pid")))' \
     >"$work/pids"
-  "$raftlab" ui --dir "$d" --port 0 >"$work/ui.out" 2>"$work/ui.err" &
+  : >"$work/ui.out" # exists before the background ui opens it: the poll below reads it at once
+  "$raftlab" ui --dir "$d" --port 0 >>"$work/ui.out" 2>"$work/ui.err" &
   ui_pid=$!
   url=
   for ((i = 0; i < kUiStartTries; i++)); do
