@@ -350,17 +350,17 @@ TEST_CASE("bounds: every key gets its share of the time", "[bounds]") {
   for (int k = 0; k < small_keys; ++k)
     add_hard_key(ops, 14, "s" + std::to_string(k), 100 * (k + 1));
   CheckOptions o;
-  o.time_limit_ms = 2000;
+  o.time_limit_ms = 4000;  // each small key's share is ample even in a sanitizer build under load
   o.threads = 1;
   const CheckResult r = check(dsl(ops), o);
   REQUIRE(r.keys.size() == 1 + small_keys);
   CHECK(r.keys[0].verdict == Verdict::kUnknown);
   CHECK(r.keys[0].unknown_reason == "time limit");
-  CHECK_THAT(r.keys[0].unknown_bound, Catch::Contains("its share of the 2000 ms time bound"));
+  CHECK_THAT(r.keys[0].unknown_bound, Catch::Contains("its share of the 4000 ms time bound"));
   for (int k = 1; k <= small_keys; ++k) {
     INFO("key " << k << ": " << r.keys[k].states_explored << " states");
     CHECK(r.keys[k].verdict == Verdict::kNotLinearizable);
   }
   CHECK(r.verdict == Verdict::kNotLinearizable);
-  CHECK(r.checker_ms < 4000);
+  CHECK(r.checker_ms < 8000);
 }

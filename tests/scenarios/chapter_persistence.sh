@@ -11,15 +11,20 @@
 # cut tore its own record of the commit too, it takes the new entry).
 . "$(dirname "$0")/lib.sh"
 require_node
-readonly kDelayMs=100    # the followers' sync delay, as in the chapter
+readonly kDelayMs=100         # the followers' sync delay on the default build, as in the chapter
+# ... and with the unsafe switch: a wide window between the early answer and the sync, so the
+# cut lands in it even when `crash` is slow to start (a sanitizer build under load took more
+# than 100 ms). The default build cannot take so slow a disk: its followers answer only after
+# each sync, and the leader would miss its heartbeat answers.
+readonly kUnsafeDelayMs=1000
 readonly kStopWaitS=10   # node 1's start until it has stopped
 
-# slow_followers: node 1 leads; nodes 2 and 3 restart with the delay (only they read it) and
-# catch up, so that both append the next put.
+# slow_followers DELAY_MS: node 1 leads; nodes 2 and 3 restart with the delay (only they read
+# it) and catch up, so that both append the next put.
 slow_followers() {
   rl transfer 1 >/dev/null || fail "transfer 1"
-  RAFTLAB_TEST_SYNC_DELAY_MS=$kDelayMs rl restart 2,3 >/dev/null || fail "restart 2,3"
-  grep -q "test-only RAFTLAB_TEST_SYNC_DELAY_MS: each WAL sync waits $kDelayMs ms" "$D/n2/node.log" ||
+  RAFTLAB_TEST_SYNC_DELAY_MS=$1 rl restart 2,3 >/dev/null || fail "restart 2,3"
+  grep -q "test-only RAFTLAB_TEST_SYNC_DELAY_MS: each WAL sync waits $1 ms" "$D/n2/node.log" ||
     fail "node 2 does not say it delays its syncs"
   rl wait converged --timeout 10s >/dev/null || fail "not converged after the restart"
 }
@@ -51,7 +56,7 @@ node1_outcome() {
 
 # Default build: the answer waits for a follower's sync, so the put takes the delay at least.
 new_cluster c -n 3
-slow_followers
+slow_followers $kDelayMs
 put_then_cut
 ((PUT_MS >= kDelayMs)) || fail "default build: put x answered in $PUT_MS ms, before a follower's sync"
 rl start 2,3 >/dev/null && rl wait leader --timeout 10s >/dev/null || fail "start 2,3: no leader"
@@ -63,7 +68,7 @@ echo "$NAME: default build: put x answered in $PUT_MS ms, read back after the cu
 # The unsafe switch, same steps.
 rl down >/dev/null && rl up -n 3 --fresh --unsafe release_before_persist --timeout 10s >/dev/null 2>&1 ||
   fail "up --unsafe release_before_persist"
-slow_followers
+slow_followers $kUnsafeDelayMs
 put_then_cut
 for n in 2 3; do
   grep -q "^node $n: cut wal/.*(.* of them a torn record)$" "$WORK/crash.out" ||

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The nemesis of `raftlab check`, alone (hidden `raftlab nemesis-run`): every kind of fault on
-# a 5-node cluster for 8 s, then the final heal. It must converge, record faults of several
-# kinds each followed by its undo, and leave nothing behind: all nodes running, no fault rules,
-# all five voters, a leader.
+# a 5-node cluster for 12 s (a refused transfer or removal costs seconds in a slow build), then
+# the final heal. It must converge, record faults of several kinds each followed by its undo,
+# and leave nothing behind: all nodes running, no fault rules, all five voters, a leader.
 . "$(dirname "$0")/lib.sh"
 require_node
 expect_rc 2 "$RAFTLAB" nemesis-run --dir "$WORK/none" --kinds partition,sunspots
@@ -10,7 +10,7 @@ grep -q "sunspots" "$WORK/err" || fail "the unknown kind is not named: $(cat "$W
 "$RAFTLAB" --help | grep -q "nemesis-run" && fail "nemesis-run shows in --help"
 
 new_cluster c -n 5
-timeout 100 "$RAFTLAB" nemesis-run --dir "$D" --kinds all --interval 400ms --duration 8s \
+timeout 100 "$RAFTLAB" nemesis-run --dir "$D" --kinds all --interval 400ms --duration 12s \
   --seed 11 --converge-timeout 30s >"$WORK/events" 2>"$WORK/nemesis.err" ||
   fail "nemesis-run exited $?: $(tail -n 20 "$WORK/nemesis.err")"
 python3 - "$WORK/events" <<'PY' || fail "events: $(cat "$WORK/events")"
