@@ -8,6 +8,9 @@
 // Latency is measured from submit to the callback with CLOCK_MONOTONIC, for operations that
 // start after the warm-up. Operations with an unknown or failed outcome count as errors, not in
 // the latency figures.
+//
+// With --failover N the same load runs while cmd/drive/failover.cc kills the leader N times on a
+// thread of its own; the report is then the gap from each kill to the first acknowledged put.
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -18,10 +21,12 @@
 #include <iostream>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "cmd/cluster/clock.h"
 #include "cmd/cluster/exit_codes.h"
+#include "cmd/drive/failover.h"
 #include "cmd/lab/command.h"
 #include "cmd/lab/kv.h"
 #include "cmd/lab/output.h"
@@ -32,6 +37,10 @@
 namespace raftlab::lab {
 namespace {
 
+constexpr size_t kFailoverVotersMin = 3;  // a leader killed, a majority left to elect
+constexpr uint32_t kFailoverRoundsMax = 1000;
+constexpr uint64_t kFailoverLimitMs = 20000;  // a round's bound on the first ack and on recovery
+
 struct BenchOptions {
   std::string dir;
   uint32_t clients = 64;
@@ -41,12 +50,15 @@ struct BenchOptions {
   uint64_t keys = 100000;
   std::string reads = "0%";
   std::string timeout = "5s";
+  std::string try_timeout;  // empty: a third of --timeout (100 ms-1 s); with --failover 300 ms
+  uint32_t failover = 0;    // rounds of kill -9 the leader; 0: a plain bench
   bool json = false;
 };
 
 struct Bench {
   const BenchOptions* o = nullptr;
   net::KvClient* client = nullptr;
+  FailoverProbe* probe = nullptr;  // --failover: told of every acknowledged put
   std::mt19937_64 rng{1};
   double read_ratio = 0;
   std::string value;
@@ -73,8 +85,8 @@ struct Bench {
 
   void issue(uint64_t session) {
     const uint64_t t0 = monotonic_ns();
-    if (t0 >= stop_ns) {                   // this session is done
-      if (--active == 0) client->close();  // the connections go; uv_run returns
+    if (t0 >= stop_ns || (probe != nullptr && probe->stop)) {  // this session is done
+      if (--active == 0) client->close();                      // the connections go; uv_run returns
       return;
     }
     net::KvOp op;
@@ -88,6 +100,7 @@ struct Bench {
     }
     client->submit(session, std::move(op), [this, session, t0, read](const net::OpResult& r) {
       const uint64_t t1 = monotonic_ns();
+      if (probe != nullptr && r.outcome == net::OpOutcome::kOk && !read) probe->on_ack(r.node, t1);
       if (t0 >= measure_from_ns && t1 <= stop_ns) {
         if (r.outcome == net::OpOutcome::kOk) {
           ++ok;
@@ -154,6 +167,41 @@ void print_report(const BenchOptions& o, Bench& b, uint64_t duration_ms) {
   }
 }
 
+// The failover report: the load's totals, the client's retry rule and the rounds.
+int report_failover(const BenchOptions& o, const Bench& b, const net::KvClientOptions& client,
+                    const std::vector<FailoverRound>& rounds) {
+  nlohmann::json doc = failover_json(rounds);
+  doc["clients"] = o.clients;
+  doc["value_size"] = o.value_size;
+  doc["ops"] = b.ok;
+  doc["errors"] = b.failed + b.unknown;
+  doc["try_timeout_ms"] = client.try_timeout_ms;
+  doc["op_timeout_ms"] = client.op_timeout_ms;
+  doc["retry"] =
+      "next node at once after a try's timeout or a lost connection; not leader: the hinted node "
+      "at once, else the next node after " +
+      std::to_string(net::kRetryBackoffMs) + " ms";
+  if (o.json) {
+    print_json(doc);
+  } else {
+    print_failover_text(rounds);
+  }
+  const bool all_acked = std::all_of(rounds.begin(), rounds.end(),
+                                     [](const FailoverRound& r) { return r.gap_ms.has_value(); });
+  return all_acked && rounds.size() == o.failover ? kExitOk : kExitTimeout;
+}
+
+net::KvClientOptions bench_client_options(const BenchOptions& o, const ClusterSpec& spec) {
+  net::KvClientOptions c =
+      kv_client_options(spec, *parse_duration_ms(o.timeout), std::random_device{}());
+  if (!o.try_timeout.empty()) {
+    c.try_timeout_ms = *parse_duration_ms(o.try_timeout);
+  } else if (o.failover > 0) {
+    c.try_timeout_ms = kFailoverTryTimeoutMs;
+  }
+  return c;
+}
+
 int run_bench(const BenchOptions& o) {
   const std::string dir = absolute_dir(resolve_dir(o.dir));
   const ClusterSpec spec = load_cluster(dir);
@@ -161,33 +209,56 @@ int run_bench(const BenchOptions& o) {
   const uint64_t duration_ms = *parse_duration_ms(o.duration);
   const uint64_t warmup_ms = *parse_duration_ms(o.warmup);
   if (duration_ms == 0) throw LabError(kExitUsage, "--duration must be positive");
-
+  if (o.failover > 0 && spec.voters.size() < kFailoverVotersMin) {
+    throw LabError(kExitUsage, "--failover needs a cluster of at least 3 voters");
+  }
+  const net::KvClientOptions client_options = bench_client_options(o, spec);
   uv_loop_t loop;
   uv_loop_init(&loop);
   Bench b;
   b.o = &o;
   b.read_ratio = *parse_ratio(o.reads);
   b.value.assign(o.value_size, 'v');
+  FailoverProbe probe;
+  std::vector<FailoverRound> rounds;
+  std::exception_ptr rounds_error;
+  std::thread rounds_thread;
   {
-    net::KvClient client(
-        &loop, kv_client_options(spec, *parse_duration_ms(o.timeout), std::random_device{}()));
+    net::KvClient client(&loop, client_options);
     b.client = &client;
     b.latencies_us.reserve(1u << 20);
     b.start_ns = monotonic_ns();
     b.measure_from_ns = b.start_ns + warmup_ms * 1'000'000ull;
-    b.stop_ns = b.measure_from_ns + duration_ms * 1'000'000ull;
-    std::cerr << "bench: " << o.clients << " clients, " << o.duration << " (after " << o.warmup
-              << " warm-up), " << o.value_size << "-byte values, " << o.keys << " keys, reads "
-              << o.reads << "\n";
+    // With --failover the load runs until the rounds are done (each bounded), not --duration.
+    b.stop_ns = o.failover > 0 ? UINT64_MAX : b.measure_from_ns + duration_ms * 1'000'000ull;
+    std::cerr << "bench: " << o.clients << " clients, "
+              << (o.failover > 0 ? std::to_string(o.failover) + " failover rounds" : o.duration)
+              << " (after " << o.warmup << " warm-up), " << o.value_size << "-byte values, "
+              << o.keys << " keys, reads " << o.reads << "\n";
     for (uint32_t i = 0; i < o.clients; ++i) b.sessions.push_back(client.new_session());
     b.active = b.sessions.size();
     for (uint64_t s : b.sessions) b.issue(s);
-    // Bounded: every session stops issuing at stop_ns, and each operation ends by its timeout.
+    if (o.failover > 0) {
+      b.probe = &probe;
+      const FailoverConfig config{o.failover, std::max<uint64_t>(warmup_ms, 1), kFailoverLimitMs};
+      rounds_thread = std::thread([&, config] {
+        try {
+          rounds = run_failover_rounds(dir, spec, config, probe);
+        } catch (...) {
+          rounds_error = std::current_exception();
+        }
+      });
+    }
+    // Bounded: every session stops issuing at stop_ns (or once the rounds, each bounded, are
+    // done), and each operation ends by its timeout.
     uv_run(&loop, UV_RUN_DEFAULT);
     client.close();
     uv_run(&loop, UV_RUN_DEFAULT);
   }
+  if (rounds_thread.joinable()) rounds_thread.join();
   uv_loop_close(&loop);
+  if (rounds_error) std::rethrow_exception(rounds_error);
+  if (o.failover > 0) return report_failover(o, b, client_options, rounds);
   print_report(o, b, duration_ms);
   return b.ok == 0 ? kExitTimeout : kExitOk;
 }
@@ -210,6 +281,13 @@ void setup_bench(CLI::App& app) {
       ->check(ratio_validator());
   cmd->add_option("--timeout", o->timeout, "Bound on one operation (default 5s)")
       ->check(positive_duration_validator());
+  cmd->add_option("--try-timeout", o->try_timeout,
+                  "Bound on one try on one node (default: a third of --timeout, 100ms-1s; "
+                  "300ms with --failover)")
+      ->check(positive_duration_validator());
+  cmd->add_option("--failover", o->failover,
+                  "Kill -9 the leader N times under the load; report the gap to the first ack")
+      ->check(CLI::Range(1u, kFailoverRoundsMax));
   add_json_flag(cmd, o->json);
   run_on_parse(cmd, [o] { return run_bench(*o); });
 }

@@ -7,16 +7,17 @@
 #   etcd_cluster_start WORKDIR       # members m1..m3 on 127.0.0.1 -> $ETCD_ENDPOINTS, ETCD_PIDS
 #   etcd_member_start I              # start member I on its data directory
 #   etcd_member_restart I            # reap member I after a kill -9 and start it again
+#   etcd_failover ARGS...            # `load failover` on this cluster, restarting what it kills
 #   etcd_wait_healthy [SECONDS]      # every member answers (bounded)
 #   etcd_rss_json                    # the members' RSS in KiB as a JSON list
 #   etcd_cluster_stop                # SIGTERM, bounded wait, SIGKILL; only our own pids
 #
-# Env: ETCD_HEARTBEAT_MS=100 ETCD_ELECTION_MS=1000 (etcd's defaults),
+# Env: ETCD_MEMBERS=3, ETCD_HEARTBEAT_MS=100 ETCD_ELECTION_MS=1000 (etcd's defaults),
 #      ETCD_PORT_BASE=P (member I uses client port P+2(I-1), peer port +1; default: free ports).
 # Everything binds to 127.0.0.1. The caller owns the trap: call etcd_cluster_stop from it.
 
 ETCD_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ETCD_MEMBERS=3
+ETCD_MEMBERS=${ETCD_MEMBERS:-3} # read at etcd_cluster_start: set it before for 5 or 7
 ETCD_HEARTBEAT_MS=${ETCD_HEARTBEAT_MS:-100}
 ETCD_ELECTION_MS=${ETCD_ELECTION_MS:-1000}
 ETCD_PORT_BASE=${ETCD_PORT_BASE:-}
@@ -25,6 +26,7 @@ ETCD_PORT_BASE=${ETCD_PORT_BASE:-}
 ETCD_PORT_LOW=20000
 ETCD_PORT_TRIES=50
 ETCD_STOP_WAIT_TICKS=50 # x 0.1 s before SIGKILL
+ETCD_FAILOVER_LINE_S=120 # longest wait for a line of `load failover` (a round is bounded by 40 s)
 ETCD_GOPATH=/usr/share/gocode
 declare -a ETCD_PIDS=()
 declare -a ETCD_CLIENT_PORTS=()
@@ -109,6 +111,7 @@ etcd_member_start() {
     --initial-cluster "$(etcd_initial_cluster)" --initial-cluster-state new \
     --initial-cluster-token "raftlab-bench-$$" \
     --heartbeat-interval "$ETCD_HEARTBEAT_MS" --election-timeout "$ETCD_ELECTION_MS" \
+    --logger zap --log-outputs stderr \
     </dev/null >>"$ETCD_WORK/m$i.log" 2>&1 &
   ETCD_PIDS[i]=$!
   # Out of the job table: bash still reaps it, but says nothing when a failover test kills it.
@@ -184,6 +187,13 @@ etcd_pids_csv() {
   echo "${ETCD_PIDS[*]}" # index 0 is never set
 }
 
+# Comma-separated member logs in member order (zap JSON: `load failover -logs` reads elections).
+etcd_logs_csv() {
+  local i out=""
+  for ((i = 1; i <= ETCD_MEMBERS; i++)); do out+="${out:+,}$ETCD_WORK/m$i.log"; done
+  echo "$out"
+}
+
 # True while pid $1 is one of our members, running. Not kill -0: it succeeds on a zombie, which
 # a killed member is until bash reaps it; and the command line must name our work directory, so
 # a pid reused by another process after a member died is never signalled.
@@ -210,4 +220,58 @@ etcd_cluster_stop() {
   done
   ETCD_PIDS=()
   return 0
+}
+
+# etcd_failover ARGS...: `$ETCD_LOAD failover` on this cluster with ARGS (-rounds, -clients...).
+# It SIGKILLs the leader and says "killed I PID" (I from 0, in endpoint order); we restart that
+# member here, where its pid is tracked for etcd_cluster_stop, and answer "restarted NEWPID" on
+# its stdin (two FIFOs in the work directory). Prints its JSON report on stdout and returns its
+# exit code (3 when it falls silent for ETCD_FAILOVER_LINE_S, 4 when a restart fails). Call it
+# in this shell, not in a pipeline or $(...): the restarts must update this shell's ETCD_PIDS.
+etcd_failover() {
+  local line report="" rc=0 st i pid in out lpid
+  local fin="$ETCD_WORK/failover.in" fout="$ETCD_WORK/failover.out"
+  rm -f "$fin" "$fout"
+  mkfifo "$fin" "$fout" || return 4
+  "$ETCD_LOAD" failover -endpoints "$ETCD_ENDPOINTS" -pids "$(etcd_pids_csv)" \
+    -logs "$(etcd_logs_csv)" "$@" \
+    <"$fin" >"$fout" &
+  lpid=$!
+  exec {in}>"$fin" {out}<"$fout"
+  # Bounded: each line comes within ETCD_FAILOVER_LINE_S, and the load's rounds are bounded.
+  while true; do
+    IFS= read -r -t "$ETCD_FAILOVER_LINE_S" line <&"$out"
+    st=$?
+    if ((st > 128)); then
+      echo "etcd: load failover said nothing for ${ETCD_FAILOVER_LINE_S}s" >&2
+      rc=3
+      break
+    fi
+    ((st == 0)) || break # it closed its output: it has exited
+    case $line in
+    "killed "*)
+      read -r _ i pid <<<"$line"
+      i=$((i + 1))
+      if [[ "${ETCD_PIDS[$i]:-}" != "$pid" ]]; then
+        echo "etcd: load failover killed pid $pid, not member $i's" >&2
+        rc=4
+        break
+      fi
+      etcd_member_restart "$i" || {
+        rc=4
+        break
+      }
+      echo "restarted ${ETCD_PIDS[$i]}" >&"$in"
+      ;;
+    "{"*) report=$line ;;
+    esac
+  done
+  ((rc == 0)) || kill "$lpid" 2>/dev/null
+  exec {in}>&- {out}<&-
+  wait "$lpid"
+  st=$?
+  ((rc != 0)) || rc=$st
+  rm -f "$fin" "$fout"
+  [[ -z "$report" ]] || echo "$report"
+  return "$rc"
 }

@@ -6,8 +6,10 @@
 // Modes:
 //
 //	load put      -endpoints A,B,C [-clients 64] [-conns 0] [-duration 10s] [-warmup 1s]
-//	              [-value-size 256] [-keys 100000] [-timeout 5s]
-//	load failover -endpoints A,B,C -pids P1,P2,P3 [-probe-timeout 150ms] [-limit 20s]
+//	              [-value-size 256] [-keys 100000] [-timeout 5s] [-op put|get]
+//	load failover -endpoints A,B,C -pids P1,P2,P3 [-clients 16] [-rounds 1] [-try-timeout 300ms]
+//	              [-timeout 5s] [-steady 1s] [-limit 20s] [-value-size 256] [-keys 100000]
+//	              [-logs L1,L2,L3]
 //	load leader   -endpoints A,B,C
 //
 // put is a closed loop: each of -clients goroutines keeps exactly one put in flight, all sent to
@@ -16,8 +18,10 @@
 // finish before the end are counted; percentiles are nearest-rank, as in `raftlab bench`. It
 // prints one JSON document with the same fields as `raftlab bench --json`.
 //
-// failover finds the leader, SIGKILLs its pid and measures, from the kill, how long until the
-// first put is acknowledged by the survivors (and when a survivor first reports itself leader).
+// failover runs the put load, SIGKILLs the leader -rounds times and measures, from each kill,
+// how long until the first put is acknowledged by a survivor, with the retry rule and per-try
+// timeout of `raftlab bench --failover` (failover.go), and where each gap went from the members'
+// logs (gap.go); the caller restarts the killed member.
 //
 // Every loop is bounded by a wall-clock limit; only the given endpoints are contacted.
 package main
@@ -46,19 +50,15 @@ const (
 )
 
 const (
-	kDialTimeout       = 2 * time.Second
-	kStatusTimeout     = 500 * time.Millisecond
-	kFindLeaderLimit   = 15 * time.Second
-	kFindLeaderGap     = 100 * time.Millisecond
-	kWarmupPutTimeout  = 5 * time.Second
-	kAutoConnsMax      = 16 // one gRPC connection per client up to this many, then shared
-	kLatencyReserve    = 1 << 16
-	kProbeGap          = 2 * time.Millisecond
-	kLeaderPollGap     = 5 * time.Millisecond
-	kProbers           = 4 // staggered so a probe is always near its start, not its timeout
-	kBenchKeyFormat    = "bench/%08d"
-	kWarmupKey         = "bench/warmup"
-	kFailoverKeyFormat = "bench/failover-%d"
+	kDialTimeout      = 2 * time.Second
+	kStatusTimeout    = 500 * time.Millisecond
+	kFindLeaderLimit  = 15 * time.Second
+	kFindLeaderGap    = 100 * time.Millisecond
+	kWarmupPutTimeout = 5 * time.Second
+	kAutoConnsMax     = 16 // one gRPC connection per client up to this many, then shared
+	kLatencyReserve   = 1 << 16
+	kBenchKeyFormat   = "bench/%08d"
+	kWarmupKey        = "bench/warmup"
 )
 
 // The client logs every failed attempt at warn level; a failover probe makes hundreds.

@@ -1,6 +1,8 @@
 package main
 
-// The closed-loop put load (`load put`): the etcd counterpart of `raftlab bench`.
+// The closed-loop put load (`load put`): the etcd counterpart of `raftlab bench`. With -op get
+// the same loop does linearizable range reads (etcd's default Get), the counterpart of
+// `raftlab bench --reads 100%`.
 
 import (
 	"context"
@@ -24,6 +26,7 @@ type putOptions struct {
 	valueSize int
 	keys      int64
 	timeout   time.Duration
+	get       bool // -op get: linearizable reads instead of puts
 }
 
 // putTally is one goroutine's share of the counts; merged once every goroutine has stopped.
@@ -43,7 +46,12 @@ func parsePut(args []string) putOptions {
 	fs.IntVar(&o.valueSize, "value-size", 256, "bytes per value")
 	fs.Int64Var(&o.keys, "keys", 100000, "distinct keys, cycled through")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "bound on one put")
+	op := fs.String("op", "put", "put, or get (linearizable reads of the same keys)")
 	fs.Parse(args)
+	if *op != "put" && *op != "get" {
+		fail(kExitUsage, "-op is put or get, not %q", *op)
+	}
+	o.get = *op == "get"
 	o.endpoints = splitList(*eps)
 	if len(o.endpoints) == 0 || o.clients < 1 || o.keys < 1 || o.duration <= 0 || o.conns < 0 {
 		fail(kExitUsage, "put needs -endpoints, -clients >= 1, -keys >= 1, -duration > 0")
@@ -83,7 +91,12 @@ func runPut(args []string) int {
 			for t0 := time.Now(); t0.Before(stop); t0 = time.Now() {
 				key := fmt.Sprintf(kBenchKeyFormat, atomic.AddInt64(&nextKey, 1)%o.keys)
 				ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-				_, err := c.Put(ctx, key, value)
+				var err error
+				if o.get {
+					_, err = c.Get(ctx, key)
+				} else {
+					_, err = c.Put(ctx, key, value)
+				}
 				cancel()
 				t1 := time.Now()
 				if t0.Before(measureFrom) || t1.After(stop) {
@@ -125,7 +138,7 @@ func reportPut(o putOptions, tallies []putTally) int {
 	}
 	printJSON(map[string]interface{}{
 		"system": "etcd", "clients": o.clients, "conns": o.conns,
-		"ops": len(all), "errors": errs, "duration_s": seconds,
+		"ops": len(all), "errors": errs, "duration_s": seconds, "reads": readCount(o, len(all)),
 		"ops_per_s":  float64(int64(float64(len(all))/seconds + 0.5)),
 		"value_size": o.valueSize, "keys": o.keys,
 		"latency_ms": map[string]float64{
@@ -138,4 +151,11 @@ func reportPut(o putOptions, tallies []putTally) int {
 		return kExitTimeout
 	}
 	return kExitOk
+}
+
+func readCount(o putOptions, ops int) int {
+	if o.get {
+		return ops
+	}
+	return 0
 }
