@@ -28,11 +28,28 @@ const hasCut = (F, a, b) => (F.cuts || []).some((c) => c[0] === a && c[1] === b)
 
 // Clicks what S.<point>(...args) places (a node, a link, a held message), then the menu's
 // button `button`, and waits for the action's answer.
+// A click can land while the page redraws (a state event every 50 ms); it is tried again, at
+// most kClickTries times, and a failure says what was under the pointer.
+const kClickTries = 3;
 async function menuAction(page, point, args, button) {
-  const p = await page.evaluate((f, a) => window.raftlabUi[f](...a), point, args);
-  if (!p) throw new Error(`nothing drawn at ${point}(${args})`);
-  await page.mouse.click(p.x, p.y);
-  await page.waitForSelector('#menu ' + button, { visible: true, timeout: kShownMs });
+  let under = '';
+  for (let attempt = 1; ; ++attempt) {
+    const p = await page.evaluate((f, a) => window.raftlabUi[f](...a), point, args);
+    if (!p) throw new Error(`nothing drawn at ${point}(${args})`);
+    await page.mouse.click(p.x, p.y);
+    try {
+      await page.waitForSelector('#menu ' + button, { visible: true, timeout: kShownMs / kClickTries });
+      break;
+    } catch (e) {
+      under = await page.evaluate((x, y) => {
+        const el = document.elementFromPoint(x, y);
+        return `${el ? el.tagName + '#' + el.id + '.' + el.getAttribute('class') : 'nothing'}; menu: ` +
+          document.getElementById('menu').style.display + ' ' + document.getElementById('menu').textContent;
+      }, p.x, p.y);
+      console.log(`${point}(${args}): no ${button} after click ${attempt} at ${p.x},${p.y} (under it: ${under})`);
+      if (attempt === kClickTries) throw new Error(`${point}(${args}): no menu button ${button}: ${under}`);
+    }
+  }
   const before = (await ui(page)).lastAction;
   await page.click('#menu ' + button);
   await page.waitForFunction((b) => { const a = window.raftlabUi.lastAction;
