@@ -134,6 +134,7 @@ class Core {
   // Leader replication.
   void send_append(NodeId to, bool allow_empty);
   void judge_heartbeat_round(Progress& pr);
+  void judge_snapshot_round(Progress& pr);
   void send_snapshot_chunks(NodeId to, Progress& pr);
   void broadcast_append();
   void broadcast_heartbeat();

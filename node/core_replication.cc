@@ -227,14 +227,26 @@ void Core::judge_heartbeat_round(Progress& pr) {
       }
       break;
     case ProgressState::kSnapshot:
-      if (pr.snapshot_acked == pr.snapshot_acked_at_heartbeat) {
-        // No chunk acknowledged for a heartbeat round: resume from what the follower holds.
-        pr.snapshot_sent = pr.snapshot_acked;
-        pr.snapshot_chunks_inflight = 0;
-      }
-      pr.snapshot_acked_at_heartbeat = pr.snapshot_acked;
+      judge_snapshot_round(pr);
       break;
   }
+}
+
+// kSnapshot: no chunk acknowledged for the rounds the backoff asks (progress.h): resume from
+// what the follower holds.
+void Core::judge_snapshot_round(Progress& pr) {
+  constexpr uint32_t kBackoffShiftMax = 3;  // at most 8 rounds between resends
+  if (pr.snapshot_acked != pr.snapshot_acked_at_heartbeat) {
+    pr.snapshot_stalled_rounds = 0;
+    pr.snapshot_resends = 0;
+  } else if (++pr.snapshot_stalled_rounds >=
+             (1u << std::min(pr.snapshot_resends, kBackoffShiftMax))) {
+    pr.snapshot_sent = pr.snapshot_acked;
+    pr.snapshot_chunks_inflight = 0;
+    pr.snapshot_stalled_rounds = 0;
+    ++pr.snapshot_resends;
+  }
+  pr.snapshot_acked_at_heartbeat = pr.snapshot_acked;
 }
 
 void Core::handle_heartbeat_response(const Message& m) {
@@ -291,6 +303,9 @@ void Core::send_append(NodeId to, bool allow_empty) {
     pr.snapshot_acked = 0;
     pr.snapshot_acked_at_heartbeat = 0;
     pr.snapshot_chunks_inflight = 0;
+    pr.snapshot_stalled_rounds = 0;
+    pr.snapshot_resends = 0;
+    pr.round_judged_tick = ticks_;  // a whole round passes before the first judgement
     pr.inflight.clear();
     if (tracing()) {
       trace({.kind = TraceKind::kSnapshotSent,

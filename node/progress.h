@@ -39,6 +39,11 @@ struct Progress {
   uint64_t snapshot_acked = 0;            // bytes the follower confirmed holding
   uint32_t snapshot_chunks_inflight = 0;  // unacknowledged chunks (<= inflight_msgs_max)
   uint64_t snapshot_acked_at_heartbeat = 0;
+  // Heartbeat rounds without a chunk acknowledged, and resends of the window so far: the
+  // window is resent after 1, 2, 4, then every 8 such rounds, so a follower that is merely
+  // slow (a sanitizer build, a loaded machine) is not sent the same bytes again and again.
+  uint32_t snapshot_stalled_rounds = 0;
+  uint32_t snapshot_resends = 0;
 
   uint64_t read_round_acked = 0;  // newest leadership round (thesis §6.4) it answered
   // The leader's append_seq_ when match last rose: an answer to an AppendEntries with a larger

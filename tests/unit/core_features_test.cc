@@ -125,6 +125,39 @@ TEST_CASE("answers to heartbeats queued for an unreachable follower are one roun
   CHECK(chunks_sent() <= 4);
 }
 
+TEST_CASE("a snapshot window nobody acknowledges is resent after 1, 2, 4, then 8 rounds") {
+  const auto hp = behind_a_snapshot(10, std::string(95, 's'), 4);
+  Harness& h = *hp;
+  h.heal();
+  h.tick(1);
+  h.deliver_once(3);
+  Message answer;  // node 3's answer to a heartbeat; node 3 then stays silent (slow)
+  for (const Message& m : h.take_mailbox()) {
+    if (m.type == MessageType::kHeartbeatResponse && m.from == NodeId(3)) answer = m;
+  }
+  REQUIRE(answer.type == MessageType::kHeartbeatResponse);
+  auto chunks_sent = [&] {
+    uint64_t n = 0;
+    for (const Message& m : h.take_mailbox()) n += m.type == MessageType::kInstallSnapshot;
+    return n;
+  };
+  int round = 0;
+  while (chunks_sent() == 0 && round < 10) {  // the rounds that give up on AppendEntries
+    h.tick(1);
+    h.step(1, Receive{answer});
+    ++round;
+  }
+  REQUIRE(round < 10);
+  const uint64_t interval = h.core(1).config().heartbeat_ticks;
+  std::vector<int> resent_at;
+  for (int r = 1; r <= 16; ++r) {
+    h.tick(1, static_cast<int>(interval));
+    h.step(1, Receive{answer});
+    if (chunks_sent() > 0) resent_at.push_back(r);
+  }
+  CHECK(resent_at == std::vector<int>{1, 3, 7, 15});
+}
+
 TEST_CASE("a follower keeps the log suffix that continues a snapshot (Figure 13, step 6)") {
   Config c;
   c.id = NodeId(2);
