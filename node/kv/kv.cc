@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace raftlab::kv {
 namespace {
@@ -84,8 +85,6 @@ class Reader {
 
 // A decoded command whose strings still point into the command bytes, so that apply copies
 // only what it keeps.
-using Data = std::map<std::string, std::string, std::less<>>;
-
 struct CommandView {
   Op op = Op::kPut;
   uint64_t client = 0;
@@ -153,66 +152,63 @@ Result with_status(Status status) { return Result{status, std::nullopt}; }
 
 // Runs one parsed command against the data. Only an append past kValueBytesMax can still
 // fail, and it is checked before anything changes: then it returns nullopt.
-std::optional<Result> execute(const CommandView& c, Data& data, size_t& data_bytes) {
+std::optional<Result> execute(const CommandView& c, Store& data) {
   Result result;
-  auto it = data.lower_bound(c.key);
-  const bool found = it != data.end() && it->first == c.key;
   switch (c.op) {
     case Op::kPut:
-      if (found) {
-        data_bytes -= it->second.size();
-        it->second.assign(c.value);
-      } else {
-        it = data.emplace_hint(it, std::string(c.key), std::string(c.value));
-        data_bytes += c.key.size();
-      }
-      data_bytes += c.value.size();
-      result.value = it->second;
+      data.set(c.key, c.value);
+      result.value.emplace(c.value);
       break;
-    case Op::kAppend:
-      if (found) {
-        if (it->second.size() + c.value.size() > kValueBytesMax) {
-          return std::nullopt;
-        }
-        it->second.append(c.value);
-      } else {
-        it = data.emplace_hint(it, std::string(c.key), std::string(c.value));
-        data_bytes += c.key.size();
-      }
-      data_bytes += c.value.size();
-      result.value = it->second;
+    case Op::kAppend: {
+      const std::optional<std::string_view> value = data.append(c.key, c.value, kValueBytesMax);
+      if (!value) return std::nullopt;
+      result.value.emplace(*value);
       break;
+    }
     case Op::kDelete:
-      if (found) {
-        data_bytes -= it->first.size() + it->second.size();
-        result.value = std::move(it->second);
-        data.erase(it);
-      }
+      result.value = data.erase(c.key);
       break;
-    case Op::kCas:
-      if (found && it->second == c.expected) {
-        data_bytes -= it->second.size();
-        it->second.assign(c.value);
-        data_bytes += c.value.size();
-        result.value = it->second;
+    case Op::kCas: {
+      const std::optional<std::string_view> found = data.find(c.key);
+      if (found && *found == c.expected) {
+        data.set(c.key, c.value);
+        result.value.emplace(c.value);
       } else {
         result.status = Status::kCasMismatch;
-        if (found) result.value = it->second;
+        if (found) result.value.emplace(*found);
       }
       break;
+    }
   }
   return result;
 }
 
+// What a session keeps of a command's result: all of it, except a put's value, which the
+// put's retry carries again (kv.h, Sessions).
+Result cached_form(Op op, const Result& result) {
+  if (op == Op::kPut) return Result{result.status, std::nullopt};
+  return result;
+}
+
+// A duplicate's answer from the session's cached result: a put cached without its value gets
+// the retried command's own value back.
+Result replay(const CommandView& c, const Result& cached) {
+  if (c.op == Op::kPut && cached.status == Status::kOk && !cached.value) {
+    return Result{Status::kOk, std::string(c.value)};
+  }
+  return cached;
+}
+
 // Reads a snapshot's key count and its keys and values into `data`. Returns "" or what is
 // wrong.
-std::string read_data(Reader& in, Data& data, size_t& data_bytes) {
+std::string read_data(Reader& in, Store& data) {
   std::string error;
   uint64_t key_count = 0;
   if (!in.u64(key_count)) return "snapshot truncated before the key count";
   if (key_count > in.remaining() / kEntryFixedBytes) {
     return "key count " + std::to_string(key_count) + " exceeds the bytes left";
   }
+  std::string_view previous;
   for (uint64_t i = 0; i < key_count; ++i) {
     std::string_view key;
     std::string_view value;
@@ -220,11 +216,9 @@ std::string read_data(Reader& in, Data& data, size_t& data_bytes) {
         !in.bytes(value, kValueBytesMax, "value", error)) {
       return "snapshot key " + std::to_string(i) + ": " + error;
     }
-    if (!data.empty() && !(data.rbegin()->first < key)) {
-      return "snapshot key " + std::to_string(i) + " out of order";
-    }
-    data.emplace_hint(data.end(), key, value);
-    data_bytes += key.size() + value.size();
+    if (i > 0 && !(previous < key)) return "snapshot key " + std::to_string(i) + " out of order";
+    previous = key;
+    data.set(key, value);
   }
   return "";
 }
@@ -268,6 +262,58 @@ std::string check_session(const SessionRecord& r, uint64_t applied) {
 }
 
 }  // namespace
+
+// Encoded snapshot bytes, either handed to a sink in pieces of at most kSnapshotPieceBytes (a
+// run of bytes longer than that goes to the sink alone) or appended to one string whole.
+class SnapshotWriter {
+ public:
+  explicit SnapshotWriter(const std::function<void(std::string_view)>& sink)
+      : sink_(&sink), out_(buffer_) {
+    buffer_.reserve(kSnapshotPieceBytes);
+  }
+  explicit SnapshotWriter(std::string& whole) : out_(whole) {}
+  SnapshotWriter(const SnapshotWriter&) = delete;  // out_ may point at the own buffer_
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  void u8(uint8_t v) {
+    const char byte = static_cast<char>(v);
+    raw(std::string_view(&byte, 1));
+  }
+  void u32(uint32_t v) { little_endian(v); }
+  void u64(uint64_t v) { little_endian(v); }
+  void bytes(std::string_view v) {
+    u32(static_cast<uint32_t>(v.size()));
+    raw(v);
+  }
+
+  void raw(std::string_view v) {
+    if (sink_ != nullptr && out_.size() + v.size() > kSnapshotPieceBytes) flush();
+    if (sink_ != nullptr && v.size() > kSnapshotPieceBytes) {
+      (*sink_)(v);
+      return;
+    }
+    out_.append(v);
+  }
+
+  // Hands what is buffered to the sink (nothing to do when writing whole).
+  void flush() {
+    if (sink_ == nullptr) return;
+    if (!out_.empty()) (*sink_)(out_);
+    out_.clear();
+  }
+
+ private:
+  template <typename T>
+  void little_endian(T v) {
+    char bytes[sizeof(T)];
+    for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    raw(std::string_view(bytes, sizeof(T)));
+  }
+
+  const std::function<void(std::string_view)>* sink_ = nullptr;  // nullptr: writing whole
+  std::string buffer_;                                           // the piece, with a sink
+  std::string& out_;                                             // buffer_ or the whole
+};
 
 const char* to_string(Op op) {
   switch (op) {
@@ -342,21 +388,22 @@ Result StateMachine::apply(Index index, std::string_view command_bytes) {
 
   const auto session = sessions_.find(c.client);
   if (session != sessions_.end()) {
-    if (c.seq == session->second.seq) return session->second.last;
+    if (c.seq == session->second.seq) return replay(c, session->second.last);
     if (c.seq < session->second.seq) return with_status(Status::kStaleSeq);
   } else if (c.seq != 1) {
     return with_status(Status::kSessionExpired);
   }
 
-  std::optional<Result> result = execute(c, data_, data_bytes_);
+  std::optional<Result> result = execute(c, data_);
   if (!result) return with_status(Status::kInvalid);
-  return remember(session, c.client, c.seq, index, std::move(*result));
+  remember(session, c.client, c.seq, index, cached_form(c.op, *result));
+  return std::move(*result);
 }
 
 // Records the result in the client's session, dropping the least recently applied session
 // first if a new one would exceed kSessionsMax.
-const Result& StateMachine::remember(Sessions::iterator session, uint64_t client, uint64_t seq,
-                                     Index index, Result result) {
+void StateMachine::remember(Sessions::iterator session, uint64_t client, uint64_t seq, Index index,
+                            Result result) {
   Session* s = nullptr;
   if (session != sessions_.end()) {
     s = &session->second;
@@ -373,7 +420,6 @@ const Result& StateMachine::remember(Sessions::iterator session, uint64_t client
   s->last_index = index;
   s->last = std::move(result);
   session_order_.emplace_hint(session_order_.end(), index, client);
-  return s->last;
 }
 
 void StateMachine::skip(Index index) {
@@ -385,35 +431,51 @@ void StateMachine::skip(Index index) {
 }
 
 std::optional<std::string> StateMachine::get(std::string_view key) const {
-  const auto it = data_.find(key);
-  if (it == data_.end()) return std::nullopt;
-  return it->second;
+  const std::optional<std::string_view> value = data_.find(key);
+  if (!value) return std::nullopt;
+  return std::string(*value);
+}
+
+void StateMachine::write_snapshot(const std::function<void(std::string_view)>& sink) const {
+  SnapshotWriter out(sink);
+  encode_snapshot(out);
+  out.flush();
 }
 
 std::string StateMachine::snapshot() const {
-  size_t total = 1 + 8 + 8 + data_.size() * kEntryFixedBytes + data_bytes_ + 8 +
+  size_t total = 1 + 8 + 8 + data_.size() * kEntryFixedBytes + data_.bytes() + 8 +
                  sessions_.size() * kSessionFixedBytes;
   for (const auto& [client, s] : sessions_) total += s.last.value ? s.last.value->size() : 0;
 
-  std::string out;
-  out.reserve(total);
-  put_u8(out, kSnapshotFormat);
-  put_u64(out, applied_.get());
-  put_u64(out, data_.size());
-  for (const auto& [key, value] : data_) {
-    put_bytes(out, key);
-    put_bytes(out, value);
+  std::string whole;
+  whole.reserve(total);
+  SnapshotWriter out(whole);
+  encode_snapshot(out);
+  return whole;
+}
+
+void StateMachine::encode_snapshot(SnapshotWriter& out) const {
+  out.u8(kSnapshotFormat);
+  out.u64(applied_.get());
+  out.u64(data_.size());
+  const std::vector<const char*> blocks = data_.sorted();
+  // Sorted blocks lie scattered over the heap: fetching a few ahead overlaps the cache misses.
+  constexpr size_t kPrefetchAhead = 4;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i + kPrefetchAhead < blocks.size()) Store::prefetch(blocks[i + kPrefetchAhead]);
+    const Store::Entry e = Store::entry(blocks[i]);
+    out.bytes(e.key);
+    out.bytes(e.value);
   }
-  put_u64(out, sessions_.size());
+  out.u64(sessions_.size());
   for (const auto& [client, s] : sessions_) {
-    put_u64(out, client);
-    put_u64(out, s.seq);
-    put_u64(out, s.last_index.get());
-    put_u8(out, static_cast<uint8_t>(s.last.status));
-    put_u8(out, s.last.value.has_value() ? 1 : 0);
-    put_bytes(out, s.last.value ? std::string_view(*s.last.value) : std::string_view());
+    out.u64(client);
+    out.u64(s.seq);
+    out.u64(s.last_index.get());
+    out.u8(static_cast<uint8_t>(s.last.status));
+    out.u8(s.last.value.has_value() ? 1 : 0);
+    out.bytes(s.last.value ? std::string_view(*s.last.value) : std::string_view());
   }
-  return out;
 }
 
 std::string StateMachine::restore(std::string_view bytes) {
@@ -425,9 +487,8 @@ std::string StateMachine::restore(std::string_view bytes) {
   uint64_t applied = 0;
   if (!in.u64(applied)) return "snapshot truncated before the applied index";
 
-  Data data;
-  size_t data_bytes = 0;
-  if (std::string error = read_data(in, data, data_bytes); !error.empty()) return error;
+  Store data;
+  if (std::string error = read_data(in, data); !error.empty()) return error;
 
   uint64_t session_count = 0;
   if (!in.u64(session_count)) return "snapshot truncated before the session count";
@@ -462,7 +523,6 @@ std::string StateMachine::restore(std::string_view bytes) {
   data_ = std::move(data);
   sessions_ = std::move(sessions);
   session_order_ = std::move(session_order);
-  data_bytes_ = data_bytes;
   applied_ = Index(applied);
   return "";
 }

@@ -12,6 +12,11 @@
 //   - no session and seq == 1: a new session, applied.
 //   - no session and seq > 1: the session expired (or never existed); nothing changes,
 //     kSessionExpired. The client cannot know whether an earlier try applied: unknown outcome.
+// A session caches only what its retry needs. A put's result is the command's own value and a
+// retry carries the same command, so a put's cached result keeps no value: a duplicate put
+// answers kOk with the retried command's value. Append, delete and cas results depend on the
+// state before them, so theirs keep the value. (A "retry" that is not the same command is a
+// client bug; it is answered from the cache as it stands.)
 // At most kSessionsMax sessions are kept; when a new one would exceed that, the session
 // applied least recently (smallest last applied log index) is dropped. The rule uses only the
 // log, so every replica drops the same one. seq 0 is invalid.
@@ -29,28 +34,39 @@
 // u32 len, value)* in key order | u64 session count | (u64 client, u64 seq, u64 last index,
 // u8 status, u8 has_value, u32 len, value)* in client order. No checksum here: the snapshot
 // file carries one (persist/). has_value 0 comes with len 0; only kOk and kCasMismatch results
-// are cached. restore() rejects anything malformed (short, trailing bytes, lengths over the
-// bounds, keys or clients not strictly increasing, more than kSessionsMax sessions, a session
-// with seq 0 or a last index that is 0, above the applied index or shared with another
-// session) with an error text and leaves the state machine as it was.
+// are cached. A put's cached result is written with has_value 0 (see Sessions above); a snapshot
+// from before that rule, holding the put's value, still restores, and its duplicate answers the
+// same value from the cache (that record is written back as it came, so across the upgrade
+// such a replica's snapshot differs from one that applied the put itself until the client's
+// next command). Keys are sorted when the snapshot is written (the store keeps no
+// order), so every replica with the same state writes the same bytes. restore() rejects anything
+// malformed (short, trailing bytes, lengths over the bounds, keys or clients not strictly
+// increasing, more than kSessionsMax sessions, a session with seq 0 or a last index that is 0,
+// above the applied index or shared with another session) with an error text and leaves the state
+// machine as it was.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "node/kv/store.h"
 #include "node/types.h"
 
 namespace raftlab::kv {
+
+class SnapshotWriter;  // kv.cc
 
 constexpr uint8_t kCommandFormat = 1;
 constexpr uint8_t kSnapshotFormat = 1;
 constexpr size_t kSessionsMax = 10000;
 constexpr size_t kKeyBytesMax = 1u << 16;
 constexpr size_t kValueBytesMax = 1u << 20;
+constexpr size_t kSnapshotPieceBytes = 1u << 20;  // write_snapshot's buffer
 
 enum class Op : uint8_t { kPut = 1, kAppend = 2, kDelete = 3, kCas = 4 };
 const char* to_string(Op op);
@@ -105,10 +121,16 @@ class StateMachine {
   size_t size() const { return data_.size(); }
   size_t sessions() const { return sessions_.size(); }
   /// Bytes held by keys and values (for status and memory bounds).
-  size_t data_bytes() const { return data_bytes_; }
+  size_t data_bytes() const { return data_.bytes(); }
 
   /// The whole state, including sessions and the applied index (format above).
   std::string snapshot() const;
+  /// The same bytes as snapshot(), handed to `sink` in pieces of at most kSnapshotPieceBytes
+  /// (a single value longer than that is handed over alone), so a caller can write a large
+  /// snapshot without holding it whole. Touches nothing but this state machine, the sink and
+  /// the heap (a key-order index of one pointer per key, and the piece buffer): safe in a
+  /// forked child.
+  void write_snapshot(const std::function<void(std::string_view)>& sink) const;
   /// Replaces the state with a snapshot's. Returns "" or what is wrong (state unchanged).
   std::string restore(std::string_view bytes);
 
@@ -118,23 +140,24 @@ class StateMachine {
   struct Session {
     uint64_t seq = 0;
     Index last_index;  // log index of the last command applied for this client
-    Result last;
+    Result last;       // a put's keeps no value: its retry carries it (header comment)
 
     friend bool operator==(const Session&, const Session&) = default;
   };
 
   using Sessions = std::map<uint64_t, Session>;
 
+  // The snapshot bytes (format above), into pieces or one string.
+  void encode_snapshot(SnapshotWriter& out) const;
   // apply's last step: caches `result` as the client's last (`session` is its entry, or end()
-  // for a new client) and returns the cached copy.
-  const Result& remember(Sessions::iterator session, uint64_t client, uint64_t seq, Index index,
-                         Result result);
+  // for a new client).
+  void remember(Sessions::iterator session, uint64_t client, uint64_t seq, Index index,
+                Result result);
 
-  std::map<std::string, std::string, std::less<>> data_;
+  Store data_;
   Sessions sessions_;
   // last_index -> client, to find the least recently applied session in O(log n).
   std::map<Index, uint64_t> session_order_;
-  size_t data_bytes_ = 0;
   Index applied_;
 };
 

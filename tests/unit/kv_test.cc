@@ -2,8 +2,13 @@
 // against malformed bytes, and snapshots that round-trip byte for byte and reject corruption.
 #include "node/kv/kv.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
@@ -12,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/kv/store.h"
 #include "node/prng.h"
 
 namespace raftlab::kv {
@@ -405,11 +411,11 @@ TEST_CASE("kv: snapshot bytes follow the documented layout", "[kv]") {
                                    .u8(0)
                                    .u8(0)
                                    .str("")
-                                   .u64(5)  // client 5: seq 2, index 4, ok, ""
+                                   .u64(5)  // client 5: seq 2, index 4, a put: no value
                                    .u64(2)
                                    .u64(4)
                                    .u8(0)
-                                   .u8(1)
+                                   .u8(0)
                                    .str("")
                                    .u64(0xffffffffffffffffULL)  // seq 1, index 5, mismatch "2"
                                    .u64(1)
@@ -740,6 +746,266 @@ TEST_CASE("kv: replicas applying the same stream agree byte for byte", "[kv]") {
   CHECK(late.sm.snapshot() == snapshot);
   CHECK(a.sm == b.sm);
   CHECK(a.sm == late.sm);
+}
+
+TEST_CASE("kv: a duplicate put answers its own value, also after a restore", "[kv]") {
+  Replica r;
+  const std::string first = command(Op::kPut, 1, 1, "k", "mine");
+  CHECK(r.run(first) == ok("mine"));
+  CHECK(r.run(command(Op::kPut, 2, 1, "k", "theirs")) == ok("theirs"));
+  require_no_change(r, first, ok("mine"));
+
+  Replica copy;
+  REQUIRE(copy.sm.restore(r.sm.snapshot()) == "");
+  copy.next = r.next;
+  require_no_change(copy, first, ok("mine"));
+  CHECK(copy.sm.get("k") == "theirs");
+
+  // A snapshot from before puts were cached without their value still restores, answers the
+  // same, and keeps the cached value as it was given.
+  const std::string older = Bytes()
+                                .u8(1)
+                                .u64(2)
+                                .u64(1)
+                                .str("k")
+                                .str("theirs")
+                                .u64(1)
+                                .u64(1)
+                                .u64(1)
+                                .u64(1)
+                                .u8(0)
+                                .u8(1)
+                                .str("mine")
+                                .get();
+  Replica old;
+  REQUIRE(old.sm.restore(older) == "");
+  CHECK(old.sm.snapshot() == older);
+  old.next = 3;
+  require_no_change(old, first, ok("mine"));
+}
+
+TEST_CASE("kv: write_snapshot hands over snapshot() in bounded pieces", "[kv]") {
+  Replica r;
+  const auto pieces_of = [](const StateMachine& sm) {
+    std::vector<std::string> pieces;
+    sm.write_snapshot([&pieces](std::string_view piece) { pieces.emplace_back(piece); });
+    return pieces;
+  };
+  const auto joined = [](const std::vector<std::string>& pieces) {
+    std::string all;
+    for (const std::string& piece : pieces) all += piece;
+    return all;
+  };
+  CHECK(joined(pieces_of(r.sm)) == r.sm.snapshot());
+  CHECK(pieces_of(r.sm).size() == 1);
+
+  // Over 3 MiB: many small keys, a value of the maximum size, and a cached append result.
+  constexpr int kSmallKeys = 20000;
+  for (int i = 0; i < kSmallKeys; ++i) {
+    r.run(command(Op::kPut, 1, static_cast<uint64_t>(i) + 1, "small" + std::to_string(i),
+                  std::string(100, static_cast<char>('a' + i % 26))));
+  }
+  r.run(command(Op::kPut, 2, 1, "big", std::string(kValueBytesMax, 'b')));
+  r.run(command(Op::kAppend, 3, 1, "tail", std::string(kValueBytesMax, 't')));
+  const std::vector<std::string> pieces = pieces_of(r.sm);
+  CHECK(pieces.size() >= 3);
+  for (const std::string& piece : pieces) {
+    CHECK(!piece.empty());
+    CHECK(piece.size() <= kSnapshotPieceBytes);
+  }
+  CHECK(static_cast<bool>(joined(pieces) == r.sm.snapshot()));  // no 5 MB printout on failure
+}
+
+namespace {
+
+// The snapshot bytes for `data` and one session that last applied a put, encoded the slow,
+// obvious way from a std::map.
+std::string reference_snapshot(uint64_t applied, const std::map<std::string, std::string>& data,
+                               uint64_t client, uint64_t seq) {
+  Bytes b;
+  b.u8(1).u64(applied).u64(data.size());
+  for (const auto& [key, value] : data) b.str(key).str(value);
+  b.u64(1).u64(client).u64(seq).u64(applied).u8(0).u8(0).str("");
+  return b.get();
+}
+
+// "bench/%08d", the bench's keys.
+std::string bench_key(int i) {
+  char key[32];
+  std::snprintf(key, sizeof key, "bench/%08d", i);
+  return key;
+}
+
+constexpr int kBenchKeys = 100000;
+constexpr size_t kBenchValueBytes = 256;
+
+}  // namespace
+
+TEST_CASE("kv: a bench-sized store overwritten in place matches a std::map model", "[kv]") {
+  Replica r;
+  std::map<std::string, std::string> model;
+  const uint64_t client = 42;
+  uint64_t seq = 0;
+  const auto put = [&](const std::string& key, const std::string& value) {
+    REQUIRE(r.run(command(Op::kPut, client, ++seq, key, value)) == ok(value));
+    model[key] = value;
+  };
+  // Keys in a scattered order, two rounds: the second overwrites every value, same length.
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kBenchKeys; ++i) {
+      const int k = static_cast<int>((static_cast<uint64_t>(i) * 7919) % kBenchKeys);
+      put(bench_key(k), std::string(kBenchValueBytes, static_cast<char>('a' + (k + round) % 26)));
+    }
+  }
+  // A delete, keys that sort by their bytes as unsigned chars and past a shared 16-byte prefix,
+  // values of other lengths; a put comes last, as reference_snapshot's session expects.
+  REQUIRE(r.run(command(Op::kDelete, client, ++seq, bench_key(7))) ==
+          ok(std::string(kBenchValueBytes, static_cast<char>('a' + (7 + 1) % 26))));
+  model.erase(bench_key(7));
+  for (const std::string& key :
+       {std::string("a"), std::string("a\0", 2), std::string("a\0b", 3), std::string("\xff"),
+        std::string("\x7f"), std::string(""), std::string("bench/000000001234567"),
+        std::string("bench/0000000")}) {
+    put(key, key + "!");
+  }
+  put(bench_key(5), "shorter");
+  put(bench_key(6), std::string(kBenchValueBytes * 3, 'L'));
+
+  size_t bytes = 0;
+  for (const auto& [key, value] : model) bytes += key.size() + value.size();
+  CHECK(r.sm.size() == model.size());
+  CHECK(r.sm.data_bytes() == bytes);
+  CHECK(r.sm.get(bench_key(99999)) == model[bench_key(99999)]);
+  // Compared as a bool: Catch would print both 27 MB strings on a mismatch.
+  const std::string snapshot = r.sm.snapshot();
+  const std::string expected = reference_snapshot(r.next - 1, model, client, seq);
+  const auto [at, unused] =
+      std::mismatch(snapshot.begin(), snapshot.end(), expected.begin(), expected.end());
+  INFO("sizes " << snapshot.size() << " and " << expected.size() << ", first difference at "
+                << (at - snapshot.begin()));
+  CHECK(static_cast<bool>(snapshot == expected));
+}
+
+TEST_CASE("kv: an overwrite of the same length reuses the block in place", "[kv]") {
+  Store store;
+  std::vector<const char*> at;
+  for (int i = 0; i < kBenchKeys; ++i) store.set(bench_key(i), std::string(kBenchValueBytes, 'x'));
+  for (int i = 0; i < kBenchKeys; ++i) at.push_back(store.find(bench_key(i))->data());
+  for (int i = 0; i < kBenchKeys; ++i) store.set(bench_key(i), std::string(kBenchValueBytes, 'y'));
+  for (int i = 0; i < kBenchKeys; ++i) {
+    const std::optional<std::string_view> value = store.find(bench_key(i));
+    REQUIRE(value == std::string(kBenchValueBytes, 'y'));
+    REQUIRE(value->data() == at[static_cast<size_t>(i)]);
+  }
+  CHECK(store.bytes() == kBenchKeys * (bench_key(0).size() + kBenchValueBytes));
+}
+
+TEST_CASE("kv: the store agrees with a std::map under random changes", "[kv]") {
+  Prng rng(16);
+  Store store;
+  std::map<std::string, std::string> model;
+  constexpr int kSteps = 20000;
+  constexpr uint64_t kKeys = 3000;  // enough to grow the table and shift runs on erase
+  for (int i = 0; i < kSteps; ++i) {
+    const std::string key = "k" + std::to_string(rng.uniform(0, kKeys));
+    const std::string value(rng.uniform(0, 20), static_cast<char>('a' + rng.uniform(0, 26)));
+    const uint64_t roll = rng.uniform(0, 10);
+    if (roll < 4) {
+      store.set(key, value);
+      model[key] = value;
+    } else if (roll < 6) {
+      const auto it = model.find(key);
+      const bool fits = (it == model.end() ? 0 : it->second.size()) + value.size() <= 30;
+      const std::optional<std::string_view> appended = store.append(key, value, 30);
+      REQUIRE(appended.has_value() == fits);
+      if (fits) REQUIRE(*appended == (model[key] += value));
+    } else {
+      const auto it = model.find(key);
+      const std::optional<std::string> expected =
+          it == model.end() ? std::nullopt : std::optional<std::string>(it->second);
+      REQUIRE(store.erase(key) == expected);
+      if (it != model.end()) model.erase(it);
+    }
+  }
+  REQUIRE(store.size() == model.size());
+  size_t bytes = 0;
+  for (uint64_t k = 0; k <= kKeys; ++k) {
+    const std::string key = "k" + std::to_string(k);
+    const auto it = model.find(key);
+    REQUIRE(store.find(key) ==
+            (it == model.end() ? std::nullopt : std::optional<std::string_view>(it->second)));
+    if (it != model.end()) bytes += key.size() + it->second.size();
+  }
+  CHECK(store.bytes() == bytes);
+  std::vector<std::string> order;
+  for (const char* block : store.sorted()) order.emplace_back(Store::entry(block).key);
+  std::vector<std::string> expected_order;
+  for (const auto& [key, value] : model) expected_order.push_back(key);
+  CHECK(order == expected_order);
+  const Store copy = store;
+  CHECK(copy == store);
+  Store other = copy;
+  other.set("k0", "different");
+  CHECK(!(other == store));
+}
+
+namespace {
+
+// Bytes in use on the heap: small blocks plus mmap'd ones (the hash table's array).
+size_t heap_in_use() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+}  // namespace
+
+TEST_CASE("kv: 100,000 bench keys cost at most 1.2x their bytes on the heap", "[kv]") {
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("skipped under AddressSanitizer: its allocator does not report to mallinfo2");
+#else
+  constexpr double kOverheadMax = 1.2;
+  const std::string value(kBenchValueBytes, 'v');
+  std::vector<std::string> puts;
+  puts.reserve(kBenchKeys);
+  for (int i = 0; i < kBenchKeys; ++i) {
+    puts.push_back(command(Op::kPut, 1, static_cast<uint64_t>(i) + 1, bench_key(i), value));
+  }
+  const size_t before = heap_in_use();
+  Replica r;
+  for (const std::string& bytes : puts) r.run(bytes);
+  const size_t filled = heap_in_use() - before;
+  const double raw = static_cast<double>(r.sm.data_bytes());
+  INFO("heap " << filled << " bytes for " << r.sm.data_bytes() << " bytes of keys and values");
+  CHECK(static_cast<double>(filled) <= kOverheadMax * raw);
+  // Overwriting every key with a value of the same length costs nothing more per key (the
+  // slack covers Catch's own INFO text and the like).
+  constexpr size_t kSlackBytes = 64 * 1024;
+  for (int i = 0; i < kBenchKeys; ++i) {
+    r.run(command(Op::kPut, 1, r.next, bench_key(i), std::string(kBenchValueBytes, 'w')));
+  }
+  CHECK(heap_in_use() - before <= filled + kSlackBytes);
+#endif
+}
+
+TEST_CASE("kv: time 1,000,000 puts over 100,000 keys", "[.][kv_bench]") {
+  constexpr int kPuts = 1000000;
+  const std::string value(kBenchValueBytes, 'v');
+  std::vector<std::string> puts;
+  puts.reserve(kPuts);
+  for (int i = 0; i < kPuts; ++i) {
+    puts.push_back(command(Op::kPut, static_cast<uint64_t>(i % 64) + 1,
+                           static_cast<uint64_t>(i / 64) + 1, bench_key(i % kBenchKeys), value));
+  }
+  Replica r;
+  const auto start = std::chrono::steady_clock::now();
+  for (const std::string& bytes : puts) r.run(bytes);
+  const auto applied = std::chrono::steady_clock::now();
+  const std::string snapshot = r.sm.snapshot();
+  const auto done = std::chrono::steady_clock::now();
+  using Ms = std::chrono::duration<double, std::milli>;
+  WARN(kPuts << " puts: " << Ms(applied - start).count() << " ms; snapshot of " << snapshot.size()
+             << " bytes: " << Ms(done - applied).count() << " ms");
+  CHECK(r.sm.size() == kBenchKeys);
 }
 
 }  // namespace raftlab::kv
