@@ -111,7 +111,7 @@ Core::Core(Config config, Restored restored)
   const HardState& hs = restored.hard_state;
   membership_.voters = config_.voters;  // bootstrap, until a snapshot or the log says otherwise
   if (restored.snapshot) {
-    snapshot_ = restored.snapshot;
+    snapshot_ = without_bytes(*restored.snapshot);  // the host keeps them (types.h)
     membership_ = restored.snapshot->meta.membership;
   }
   const LogBase base = restored_log_base(restored.snapshot, restored.entries);

@@ -65,7 +65,14 @@ class Core {
   Index commit() const { return commit_; }
   Index applied() const { return applied_; }
   const Membership& membership() const { return membership_; }
+  /// The newest snapshot's meta and size (never its bytes: the host keeps them).
   const std::optional<Snapshot>& snapshot() const { return snapshot_; }
+  /// The meta a snapshot of the state machine at `index` (<= applied, not compacted) has:
+  /// for a host that saves the bytes itself before SnapshotTaken{.saved = true}.
+  std::optional<SnapshotMeta> snapshot_meta_at(Index index) const;
+  /// The snapshots being sent to followers now (a leader's kSnapshot progress): the host must
+  /// keep their bytes readable until they are no longer named here, even after newer ones.
+  std::vector<Index> snapshots_in_use() const;
   /// Leader only: the follower's progress, or nullptr.
   const Progress* progress(NodeId peer) const;
   /// The election timer, in ticks: since its last reset, and the (randomized) timeout it fires
@@ -133,8 +140,9 @@ class Core {
 
   // Leader replication.
   void send_append(NodeId to, bool allow_empty);
-  void judge_heartbeat_round(Progress& pr);
-  void judge_snapshot_round(Progress& pr);
+  void judge_heartbeat_round(NodeId peer, Progress& pr);
+  void judge_snapshot_round(NodeId peer, Progress& pr);
+  void trace_snapshot_sent(NodeId to);  // a transfer of snapshot_ to `to` starts
   void send_snapshot_chunks(NodeId to, Progress& pr);
   void broadcast_append();
   void broadcast_heartbeat();

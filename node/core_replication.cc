@@ -210,7 +210,7 @@ void Core::raise_match(Progress& pr, Index match) {
 }
 
 // A heartbeat round has passed: what was sent and is still unacknowledged was lost.
-void Core::judge_heartbeat_round(Progress& pr) {
+void Core::judge_heartbeat_round(NodeId peer, Progress& pr) {
   pr.round_judged_tick = ticks_;
   switch (pr.state) {
     case ProgressState::kProbe:
@@ -227,15 +227,25 @@ void Core::judge_heartbeat_round(Progress& pr) {
       }
       break;
     case ProgressState::kSnapshot:
-      judge_snapshot_round(pr);
+      judge_snapshot_round(peer, pr);
       break;
   }
 }
 
+void Core::trace_snapshot_sent(NodeId to) {
+  if (!tracing()) return;
+  trace({.kind = TraceKind::kSnapshotSent,
+         .peer = to,
+         .term = snapshot_->meta.term,
+         .last = snapshot_->meta.index,
+         .value = snapshot_->size});
+}
+
 // kSnapshot: no chunk acknowledged for the rounds the backoff asks (progress.h): resume from
 // what the follower holds.
-void Core::judge_snapshot_round(Progress& pr) {
-  constexpr uint32_t kBackoffShiftMax = 3;  // at most 8 rounds between resends
+void Core::judge_snapshot_round(NodeId peer, Progress& pr) {
+  constexpr uint32_t kBackoffShiftMax = 3;         // at most 8 rounds between resends
+  constexpr uint32_t kSnapshotRestartResends = 4;  // 1 + 2 + 4 + 8 + 8 rounds
   if (pr.snapshot_acked != pr.snapshot_acked_at_heartbeat) {
     pr.snapshot_stalled_rounds = 0;
     pr.snapshot_resends = 0;
@@ -245,6 +255,18 @@ void Core::judge_snapshot_round(Progress& pr) {
     pr.snapshot_chunks_inflight = 0;
     pr.snapshot_stalled_rounds = 0;
     ++pr.snapshot_resends;
+    // A transfer of an older snapshot that made no progress for kSnapshotRestartResends
+    // resends starts over with the newest: its chunks may be unreadable (the host keeps the
+    // bytes of the newest snapshot and those being sent, Storage::read_snapshot, and a file
+    // can be damaged). A transfer that progresses, however slowly (a link slower than a
+    // heartbeat round), keeps its snapshot: restarting at every new one could never finish.
+    const bool start_over = pr.snapshot_resends > kSnapshotRestartResends;
+    if (start_over && snapshot_ && snapshot_->meta.index > pr.snapshot->meta.index) {
+      pr.snapshot = snapshot_;
+      pr.snapshot_sent = 0;
+      pr.snapshot_acked = 0;
+      trace_snapshot_sent(peer);
+    }
   }
   pr.snapshot_acked_at_heartbeat = pr.snapshot_acked;
 }
@@ -262,7 +284,7 @@ void Core::handle_heartbeat_response(const Message& m) {
   // while the follower was unreachable, delivered at once) are one round, not many; judged
   // once each, they made the leader resend the same probe or snapshot window per answer.
   const bool new_round = ticks_ >= pr.round_judged_tick + config_.heartbeat_ticks;
-  if (new_round) judge_heartbeat_round(pr);
+  if (new_round) judge_heartbeat_round(m.from, pr);
   // A follower that says it holds less than it acknowledged sent this answer before that
   // acknowledgement, or lost entries. Nothing else would make an idle leader send it an
   // AppendEntries, so probe at match to find out: a fresh rejection proves the loss
@@ -307,13 +329,7 @@ void Core::send_append(NodeId to, bool allow_empty) {
     pr.snapshot_resends = 0;
     pr.round_judged_tick = ticks_;  // a whole round passes before the first judgement
     pr.inflight.clear();
-    if (tracing()) {
-      trace({.kind = TraceKind::kSnapshotSent,
-             .peer = to,
-             .term = snapshot_->meta.term,
-             .last = snapshot_->meta.index,
-             .value = snapshot_->data.size()});
-    }
+    trace_snapshot_sent(to);
     send_snapshot_chunks(to, pr);
     return;
   }

@@ -43,7 +43,8 @@ void Core::handle_install_snapshot(const Message& m) {
   incoming_->bytes += m.chunk.str();
   r.offset = incoming_->bytes.size();
   if (m.done) {
-    Snapshot s{incoming_->meta, Payload(std::move(incoming_->bytes))};
+    const uint64_t size = incoming_->bytes.size();
+    Snapshot s{incoming_->meta, size, Payload(std::move(incoming_->bytes))};
     incoming_.reset();
     install_snapshot(s);
     r.done = true;
@@ -67,7 +68,7 @@ void Core::install_snapshot(const Snapshot& s) {
   ready_.compacted_through = meta.index;
   for (PendingWrite& w : pending_writes_) w.last_index = std::min(w.last_index, meta.index);
   durable_index_ = std::max(std::min(durable_index_, log_.last_index()), meta.index);
-  snapshot_ = s;
+  snapshot_ = without_bytes(s);
   ready_.snapshot = s;
   ready_.restore_snapshot = true;  // step 8: reset the state machine
   ready_.committed.clear();
@@ -134,8 +135,7 @@ void Core::handle_snapshot_response(const Message& m) {
 }
 
 void Core::send_snapshot_chunks(NodeId to, Progress& pr) {
-  const std::string& bytes = pr.snapshot->data.str();
-  const uint64_t size = bytes.size();
+  const uint64_t size = pr.snapshot->size;
   // Figure 13: chunks at increasing offsets, the last one marked done; a few in flight.
   while (pr.snapshot_chunks_inflight < config_.inflight_msgs_max &&
          (pr.snapshot_sent < size || (size == 0 && pr.snapshot_chunks_inflight == 0 &&
@@ -147,7 +147,7 @@ void Core::send_snapshot_chunks(NodeId to, Progress& pr) {
     m.term = term_;
     m.snapshot = pr.snapshot->meta;
     m.offset = pr.snapshot_sent;
-    m.chunk = Payload(bytes.substr(pr.snapshot_sent, length));
+    m.chunk_length = length;  // the pipeline reads the bytes from the host's copy (message.h)
     m.done = pr.snapshot_sent + length == size;
     m.commit = commit_;
     pr.snapshot_sent += length;
@@ -160,23 +160,40 @@ void Core::send_snapshot_chunks(NodeId to, Progress& pr) {
 // ---------------------------------------------------------------------------------------------
 // Compaction after the host took a snapshot.
 
-void Core::on_snapshot_taken(const SnapshotTaken& s) {
-  if (s.index > applied_) fail("snapshot at " + str(s.index.get()) + " beyond applied");
-  if (snapshot_ && s.index <= snapshot_->meta.index) return;  // nothing new
-  const std::optional<Term> term = log_.term_at(s.index);
-  if (!term) fail("snapshot at " + str(s.index.get()) + " of a compacted entry");
+std::optional<SnapshotMeta> Core::snapshot_meta_at(Index index) const {
+  if (index > applied_) return std::nullopt;
+  const std::optional<Term> term = log_.term_at(index);
+  if (!term) return std::nullopt;
   // The configuration in force at the snapshot's index: the newest config entry at or below
   // it, else what the log started from.
   Membership m = snapshot_ ? snapshot_->meta.membership : Membership{config_.voters, {}};
-  for (Index i = s.index; i >= log_.first_index() && i > Index(0); i = i - 1) {
+  for (Index i = index; i >= log_.first_index() && i > Index(0); i = i - 1) {
     if (log_.at(i).type == EntryType::kConfig) {
       decode_membership(log_.at(i).data.str(), m);
       break;
     }
   }
-  snapshot_ = Snapshot{SnapshotMeta{s.index, *term, m}, s.data};
-  ready_.snapshot = snapshot_;
-  if (tracing()) trace({.kind = TraceKind::kSnapshotTaken, .term = *term, .last = s.index});
+  return SnapshotMeta{index, *term, m};
+}
+
+std::vector<Index> Core::snapshots_in_use() const {
+  std::vector<Index> in_use;
+  for (const auto& [peer, pr] : progress_) {
+    if (pr.state == ProgressState::kSnapshot && pr.snapshot)
+      in_use.push_back(pr.snapshot->meta.index);
+  }
+  return in_use;
+}
+
+void Core::on_snapshot_taken(const SnapshotTaken& s) {
+  if (s.index > applied_) fail("snapshot at " + str(s.index.get()) + " beyond applied");
+  if (snapshot_ && s.index <= snapshot_->meta.index) return;  // nothing new
+  const std::optional<SnapshotMeta> meta = snapshot_meta_at(s.index);
+  if (!meta) fail("snapshot at " + str(s.index.get()) + " of a compacted entry");
+  snapshot_ = Snapshot{*meta, s.saved ? s.size : s.data.size(), {}};
+  ready_.snapshot = Snapshot{*meta, snapshot_->size, s.data};
+  ready_.snapshot_saved = s.saved;
+  if (tracing()) trace({.kind = TraceKind::kSnapshotTaken, .term = meta->term, .last = s.index});
   // Keep trailing entries so a follower slightly behind needs no snapshot, and keep whatever
   // a snapshot transfer in progress will need after it (a slow transfer must not be
   // overtaken by compaction: hashicorp/raft#704, braft#423).

@@ -73,6 +73,10 @@ struct Message {
   SnapshotMeta snapshot;
   uint64_t offset = 0;
   Payload chunk;
+  // kInstallSnapshot from the core: the chunk's length. The core holds no snapshot bytes; the
+  // pipeline reads [offset, offset + chunk_length) from the host's copy into `chunk` as the
+  // message leaves (Storage::read_snapshot). Not on the wire: the receiver has chunk.size().
+  uint64_t chunk_length = 0;
   bool done = false;
 
   // kHeartbeat/kHeartbeatResponse: the leader's read round being confirmed (thesis §6.4).

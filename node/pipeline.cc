@@ -89,9 +89,31 @@ void Pipeline::release(uint64_t durable_seq) {
   if (!stopped_) parts_.outbox->persisted(durable_id);
 }
 
+std::optional<Payload> slice_snapshot(const Payload& bytes, uint64_t offset, uint64_t length) {
+  const std::string& b = bytes.str();
+  if (offset > b.size() || length > b.size() - offset) return std::nullopt;
+  return Payload(b.substr(offset, length));
+}
+
 // Every message leaves through here, so the tracer sees each at the moment it goes (a held
 // answer when its sync completes, not when the core produced it).
 void Pipeline::send(Message m) {
+  if (m.type == MessageType::kInstallSnapshot && m.chunk_length > 0 && m.chunk.empty()) {
+    std::optional<Payload> chunk =
+        parts_.storage->read_snapshot(m.snapshot, m.offset, m.chunk_length);
+    if (!chunk || chunk->size() != m.chunk_length) {
+      Notice n;
+      n.kind = NoticeKind::kSnapshotUnreadable;
+      n.peer = m.to;
+      n.text = "snapshot at index " + std::to_string(m.snapshot.index.get()) + ": cannot read " +
+               std::to_string(m.chunk_length) + " bytes at offset " + std::to_string(m.offset) +
+               " for node " + std::to_string(m.to.get()) + "; the chunk is not sent";
+      parts_.outbox->notice(n);
+      return;
+    }
+    m.chunk = std::move(*chunk);
+    m.chunk_length = 0;  // not on the wire: leaving, the message is what a receiver decodes
+  }
   if (parts_.tracer != nullptr) parts_.tracer->sent(m);
   parts_.outbox->send(std::move(m));
 }

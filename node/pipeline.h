@@ -80,7 +80,17 @@ class Storage {
   /// Starts one sync covering every write issued so far; when it is done the host calls
   /// Pipeline::sync_done(durable_seq()).
   virtual void begin_sync() = 0;
+  /// The bytes [offset, offset + length) of the snapshot `meta` names, one it saved or
+  /// installed: an InstallSnapshot chunk, read as it leaves (the core holds no snapshot
+  /// bytes). nullopt when they are gone or cannot be read; the chunk is then not sent and
+  /// the core's resend rule tries again (a newer snapshot, if nothing was acknowledged).
+  virtual std::optional<Payload> read_snapshot(const SnapshotMeta& meta, uint64_t offset,
+                                               uint64_t length) = 0;
 };
+
+/// The bytes [offset, offset + length) of a snapshot held in memory, or nullopt when they
+/// are not all there: read_snapshot for storages that keep snapshot bytes in memory.
+std::optional<Payload> slice_snapshot(const Payload& bytes, uint64_t offset, uint64_t length);
 
 class Outbox {
  public:

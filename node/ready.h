@@ -81,10 +81,16 @@ struct FreezeTimer {
 };
 
 /// The state machine has been snapshotted after applying every entry up to `index`
-/// (<= applied). The core keeps it to send to lagging followers and compacts its log.
+/// (<= applied). The core compacts its log and sends the snapshot to lagging followers,
+/// reading its chunks from the host's copy. With `data`, the core hands the bytes back in
+/// Ready::snapshot for the host to save; with `saved`, the host has already made them durable
+/// itself (`size` bytes; Core::snapshot_meta_at gave it the meta to save them under), and
+/// Ready::snapshot carries meta and size only, for the host to record.
 struct SnapshotTaken {
   Index index;
   Payload data;
+  bool saved = false;
+  uint64_t size = 0;  // with `saved`: the saved bytes' length (else data.size())
 };
 
 /// A linearizable read without a log write (thesis §6.4). `id` is the host's; the read comes
@@ -150,6 +156,9 @@ enum class NoticeKind : uint8_t {
   // and says it holds only up to `holds`: it lost entries it had made durable (a WAL tail cut
   // by hand, a wiped directory). Outside Raft's assumptions; the leader repairs it at once.
   kFollowerLostEntries,
+  // Host: an InstallSnapshot chunk could not be read from the host's copy of the snapshot
+  // (Storage::read_snapshot); it was not sent.
+  kSnapshotUnreadable,
 };
 
 struct Notice {
@@ -161,8 +170,9 @@ struct Notice {
 };
 
 struct Ready {
-  std::optional<Snapshot> snapshot;        // 1. persist as the newest snapshot; 3. see restore
-  std::optional<Index> truncate_from;      // 1. discard stored entries >= this
+  std::optional<Snapshot> snapshot;    // 1. persist as the newest snapshot; 3. see restore
+  bool snapshot_saved = false;         // 1. the host saved `snapshot` itself (SnapshotTaken::saved)
+  std::optional<Index> truncate_from;  // 1. discard stored entries >= this
   std::optional<Index> compacted_through;  // 1. stored entries <= this may be discarded
   std::optional<HardState> hard_state;     // 1. persist, if set
   std::vector<Entry> entries;              // 1. persist (append, truncating from entries[0].index)

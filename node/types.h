@@ -127,12 +127,24 @@ struct SnapshotMeta {
 };
 
 /// A snapshot: the state machine's bytes after applying every entry up to meta.index.
+/// The bytes travel only where they must (SnapshotTaken, Restored, a Ready that saves or
+/// installs one); the core keeps meta and size, and the InstallSnapshot chunks it sends are
+/// read from the host's copy as they leave (Storage::read_snapshot), so a node holds no
+/// snapshot in memory once it is saved.
 struct Snapshot {
   SnapshotMeta meta;
-  Payload data;  // opaque to the core; shared, so holding it for a slow follower is cheap
+  uint64_t size = 0;  // the bytes' length, whether or not `data` holds them
+  Payload data;       // opaque to the core; empty where only meta and size travel
 
   friend bool operator==(const Snapshot&, const Snapshot&) = default;
 };
+
+/// `s` with meta and size only: what the core keeps of a snapshot.
+inline Snapshot without_bytes(Snapshot s) {
+  if (!s.data.empty()) s.size = s.data.size();
+  s.data = Payload();
+  return s;
+}
 
 const char* to_string(EntryType type);
 

@@ -2,7 +2,9 @@
 #include "persist/snapshot.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -139,6 +141,51 @@ std::optional<Snapshot> load_newest_snapshot(const std::string& dir,
     return s;
   }
   return std::nullopt;
+}
+
+SnapshotFile::SnapshotFile(const std::string& path) : path_(path) {
+  fd_ = open_file(path, O_RDONLY);
+  try {
+    std::string header(kSnapshotHeaderBytes + 16, '\0');  // + meta's index and term
+    const ssize_t n = ::pread(fd_, header.data(), header.size(), 0);
+    if (n != static_cast<ssize_t>(header.size()) ||
+        std::memcmp(header.data(), kSnapshotMagic, sizeof kSnapshotMagic) != 0) {
+      throw CorruptionError(path, 0, "not a snapshot file (bad magic or too short)");
+    }
+    Reader r{header, 8};
+    if (r.get(4) != kSnapshotVersion) throw CorruptionError(path, 8, "unknown snapshot version");
+    r.get(4);  // crc
+    const uint64_t meta_length = r.get(4);
+    data_length_ = r.get(8);
+    index_ = Index(r.get(8));
+    data_offset_ = kSnapshotHeaderBytes + meta_length;
+    if (data_offset_ + data_length_ != file_size(path)) {
+      throw CorruptionError(path, 0, "lengths do not match the file size");
+    }
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+}
+
+SnapshotFile::~SnapshotFile() { ::close(fd_); }
+
+std::string SnapshotFile::read(uint64_t offset, uint64_t length) const {
+  if (offset > data_length_ || length > data_length_ - offset) {
+    throw IoError(path_, "read of " + std::to_string(length) + " bytes at " +
+                             std::to_string(offset) + " past the snapshot's " +
+                             std::to_string(data_length_));
+  }
+  std::string out(length, '\0');
+  uint64_t done = 0;
+  while (done < length) {
+    const ssize_t n = ::pread(fd_, out.data() + done, length - done,
+                              static_cast<off_t>(data_offset_ + offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw IoError(path_, "short read of the snapshot's bytes");
+    done += static_cast<uint64_t>(n);
+  }
+  return out;
 }
 
 NodeStorage open_node_storage(const std::string& data_dir, const WalOptions& options) {

@@ -51,6 +51,32 @@ void save_snapshot(const std::string& dir, const SnapshotMeta& meta, std::string
 std::optional<Snapshot> load_newest_snapshot(const std::string& dir,
                                              std::vector<Warning>* warnings);
 
+/// An open snapshot file whose state-machine bytes are read in pieces (InstallSnapshot
+/// chunks), so a node need not hold a snapshot in memory. The descriptor stays open: a newer
+/// snapshot may remove the file, and a transfer in progress still reads it. Only the header
+/// and lengths are checked here; the whole file's checksum was checked when it was loaded at
+/// start, and a file this process saved was checked before it was written.
+class SnapshotFile {
+ public:
+  /// Opens `path`; throws IoError (cannot open or read) or CorruptionError (not a snapshot).
+  explicit SnapshotFile(const std::string& path);
+  ~SnapshotFile();
+  SnapshotFile(const SnapshotFile&) = delete;
+  SnapshotFile& operator=(const SnapshotFile&) = delete;
+
+  Index index() const { return index_; }
+  uint64_t data_length() const { return data_length_; }
+  /// The state-machine bytes [offset, offset + length); throws IoError on a short read.
+  std::string read(uint64_t offset, uint64_t length) const;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  Index index_;
+  uint64_t data_offset_ = 0;  // in the file
+  uint64_t data_length_ = 0;
+};
+
 /// A node's data directory: DIR/wal and DIR/snap.
 struct NodeStorage {
   std::unique_ptr<Wal> wal;

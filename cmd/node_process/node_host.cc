@@ -137,8 +137,8 @@ int Host::open_core() {
   Restored restored = restored_state(id_, storage);
   const Index snapshot_index =
       storage.recovered.snapshot ? storage.recovered.snapshot->index : Index(0);
-  if (storage.recovered.snapshot) {
-    const std::string error = kv_.restore_at_start(storage.snapshot_data, snapshot_index);
+  if (restored.snapshot) {  // it holds the bytes restored_state moved out of `storage`
+    const std::string error = kv_.restore_at_start(restored.snapshot->data.str(), snapshot_index);
     if (!error.empty()) {
       log("refusing to start: the snapshot at index " + std::to_string(snapshot_index.get()) +
           " does not hold a valid KV state: " + error);
@@ -396,6 +396,7 @@ std::optional<Outcome> Host::step(const Input& input) {
   core_events_->note_votes(ready.messages);
   core_events_->note_votes(ready.messages_after_persist);
   pipeline_->handle(std::move(ready));
+  if (storage_->snapshot_files_open() > 1) storage_->retain_snapshots(core_->snapshots_in_use());
   core_events_->note(uv_now(&loop_), kv_.applied());
   return outcome;
 }

@@ -72,7 +72,8 @@ Restored restored_state(NodeId id, persist::NodeStorage& storage) {
     commit = last;
   }
   if (storage.recovered.snapshot) {
-    restored.snapshot = Snapshot{*storage.recovered.snapshot, Payload(storage.snapshot_data)};
+    restored.snapshot = Snapshot{*storage.recovered.snapshot, storage.snapshot_data.size(),
+                                 Payload(std::move(storage.snapshot_data))};
   }
   return restored;
 }
@@ -104,6 +105,7 @@ WalStorage::WalStorage(NodeId id, uv_loop_t* loop, std::unique_ptr<persist::Wal>
       callbacks_(std::move(callbacks)),
       durable_snapshot_index_(durable_snapshot_index),
       sync_delay_ms_(test_sync_delay_ms(id)) {
+  if (durable_snapshot_index > Index(0)) open_snapshot_file(durable_snapshot_index);
   if (!fsync_) return;  // nothing is ever durable: publish nothing
   try {
     durable_ = persist::DurableTable::create(node_dir);
@@ -121,6 +123,42 @@ void WalStorage::publish_snapshot(const SnapshotMeta& meta) {
   if (!durable_) return;
   durable_->publish_whole(std::string(kSnapDir) + "/" + persist::snapshot_file_name(meta.index));
   durable_->forget_missing(std::string(kSnapDir) + "/");
+}
+
+// A snapshot file this node saved or loaded, opened for chunk reads. A failure only costs the
+// transfers of that snapshot (read_snapshot answers nullopt; the core starts over later).
+void WalStorage::open_snapshot_file(Index index) {
+  try {
+    auto file = std::make_unique<persist::SnapshotFile>(snap_dir_ + "/" +
+                                                        persist::snapshot_file_name(index));
+    snapshot_files_[index] = std::move(file);
+  } catch (const std::exception& e) {
+    log_line(id_, std::string("cannot open the snapshot file for sending: ") + e.what());
+  }
+}
+
+void WalStorage::retain_snapshots(const std::vector<Index>& in_use) {
+  if (snapshot_files_.size() <= 1) return;
+  const Index newest = snapshot_files_.rbegin()->first;
+  std::erase_if(snapshot_files_, [&](const auto& file) {
+    return file.first != newest &&
+           std::find(in_use.begin(), in_use.end(), file.first) == in_use.end();
+  });
+}
+
+std::optional<Payload> WalStorage::read_snapshot(const SnapshotMeta& meta, uint64_t offset,
+                                                 uint64_t length) {
+  if (saving_ && saving_->meta.index == meta.index) {
+    return slice_snapshot(saving_->data, offset, length);
+  }
+  const auto it = snapshot_files_.find(meta.index);
+  if (it == snapshot_files_.end()) return std::nullopt;
+  try {
+    return Payload(it->second->read(offset, length));
+  } catch (const std::exception& e) {
+    log_line(id_, std::string("cannot read a snapshot chunk: ") + e.what());
+    return std::nullopt;
+  }
 }
 
 // Step 1 of ready.h, in its order.
@@ -154,6 +192,7 @@ void WalStorage::write(Ready& ready) {
 void WalStorage::save_leader_snapshot(const Snapshot& snapshot) {
   persist::save_snapshot(snap_dir_, snapshot.meta, snapshot.data.str(), fsync_);
   publish_snapshot(snapshot.meta);
+  open_snapshot_file(snapshot.meta.index);
   wal_->append_snapshot_mark({snapshot.meta.index, snapshot.meta.term});
   durable_snapshot_index_ = std::max(durable_snapshot_index_, snapshot.meta.index);
 }
@@ -199,9 +238,10 @@ void WalStorage::start_snapshot_save(const Snapshot& snapshot) {
   work->req.data = work;
   work->storage = this;
   work->dir = snap_dir_;
-  work->snapshot = snapshot;  // shares the bytes with the core
+  work->snapshot = snapshot;  // shares the bytes with saving_, until the file is durable
   work->fsync = fsync_;
   snapshot_save_in_flight_ = true;
+  saving_ = snapshot;
   uv_queue_work(
       loop_, &work->req,
       [](uv_work_t* req) {  // worker thread: touches only the work item
@@ -215,12 +255,15 @@ void WalStorage::start_snapshot_save(const Snapshot& snapshot) {
       [](uv_work_t* req, int) {
         std::unique_ptr<SnapshotWork> w(static_cast<SnapshotWork*>(req->data));
         w->storage->snapshot_save_in_flight_ = false;
+        auto& saving = w->storage->saving_;
+        if (saving && saving->meta.index == w->snapshot.meta.index) saving.reset();
         if (w->error.empty()) {
           try {
             w->storage->publish_snapshot(w->snapshot.meta);
           } catch (const std::exception& e) {
             w->error = e.what();
           }
+          w->storage->open_snapshot_file(w->snapshot.meta.index);
         }
         w->storage->callbacks_.snapshot_saved(w->snapshot.meta, w->error);
       });

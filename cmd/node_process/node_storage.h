@@ -14,9 +14,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "node/core.h"
 #include "node/pipeline.h"
@@ -31,6 +33,7 @@ std::optional<persist::NodeStorage> open_storage(NodeId id, const std::string& n
                                                  bool fsync);
 
 /// The state the core restarts from; the commit is clamped to the log's end (a lost tail).
+/// The entries and the snapshot's bytes move out of `storage`.
 Restored restored_state(NodeId id, persist::NodeStorage& storage);
 
 class WalStorage final : public Storage {
@@ -40,6 +43,7 @@ class WalStorage final : public Storage {
     std::function<void(uint64_t durable_seq)> synced;
     std::function<void(const SnapshotMeta&, const std::string& error)> snapshot_saved;
   };
+  /// durable_snapshot_index: the snapshot the node started from (0: none).
   WalStorage(NodeId id, uv_loop_t* loop, std::unique_ptr<persist::Wal> wal, std::string node_dir,
              bool fsync, Index durable_snapshot_index, Callbacks callbacks);
 
@@ -47,6 +51,14 @@ class WalStorage final : public Storage {
   uint64_t written_seq() const override { return wal_->written_seq(); }
   uint64_t durable_seq() const override { return wal_->durable_seq(); }
   void begin_sync() override;
+  /// From the own snapshot being saved, else from one of the newest snapshot files.
+  std::optional<Payload> read_snapshot(const SnapshotMeta& meta, uint64_t offset,
+                                       uint64_t length) override;
+
+  size_t snapshot_files_open() const { return snapshot_files_.size(); }
+  /// Closes the snapshot files that are neither the newest nor `in_use` (being sent:
+  /// Core::snapshots_in_use); a removed file's space is freed once it is closed.
+  void retain_snapshots(const std::vector<Index>& in_use);
 
   bool snapshot_save_in_flight() const { return snapshot_save_in_flight_; }
   /// The node's own snapshot is durable: the WAL marks it and drops the segments below both
@@ -62,6 +74,7 @@ class WalStorage final : public Storage {
   void start_snapshot_save(const Snapshot& snapshot);
   void publish_snapshot(const SnapshotMeta& meta);
   void save_leader_snapshot(const Snapshot& snapshot);
+  void open_snapshot_file(Index index);
 
   NodeId id_;
   uv_loop_t* loop_;
@@ -73,6 +86,12 @@ class WalStorage final : public Storage {
   bool snapshot_save_in_flight_ = false;            // own snapshots: one at a time
   Index durable_snapshot_index_;  // newest snapshot known durable (WAL segments below may go)
   uint32_t sync_delay_ms_ = 0;    // test-only RAFTLAB_TEST_SYNC_DELAY_MS (node_storage.cc)
+  // Where InstallSnapshot chunks are read from (read_snapshot): the own snapshot whose save
+  // is in flight (its bytes until the file is durable), and the snapshot files, open: the
+  // newest and those being sent (retain_snapshots), so a transfer goes on after a newer
+  // snapshot removed its file.
+  std::optional<Snapshot> saving_;
+  std::map<Index, std::unique_ptr<persist::SnapshotFile>> snapshot_files_;
 };
 
 }  // namespace raftlab::lab

@@ -177,6 +177,19 @@ struct Cluster::Node {
   Index seen_commit;               // commit index already checked against the global sequence
   KvStore kv;                      // the state machine
   uint64_t snapshot_taken_at = 0;  // applied index of the newest snapshot (taken or restored)
+  // The host's copies of the snapshots it saved or installed, as a node keeps files:
+  // InstallSnapshot chunks are read from here (Storage::read_snapshot). Like the real host,
+  // it keeps only the newest and those the core is sending (Core::snapshots_in_use).
+  std::map<Index, Payload> snapshot_copies;
+  void keep_snapshot_copy(const Snapshot& s) { snapshot_copies[s.meta.index] = s.data; }
+  void retain_snapshot_copies(const std::vector<Index>& in_use) {
+    if (snapshot_copies.size() <= 1) return;
+    const Index newest = snapshot_copies.rbegin()->first;
+    std::erase_if(snapshot_copies, [&](const auto& copy) {
+      return copy.first != newest &&
+             std::find(in_use.begin(), in_use.end(), copy.first) == in_use.end();
+    });
+  }
 };
 
 // The simulator's side of node/pipeline.h's interfaces for one node: each forwards to the
@@ -191,6 +204,7 @@ struct Cluster::NodeHost final : Storage, Outbox, StateMachine, Clients {
     w.hard_state = ready.hard_state;
     w.entries = std::move(ready.entries);
     w.snapshot = ready.snapshot;  // shares the bytes
+    if (ready.snapshot) node().keep_snapshot_copy(*ready.snapshot);
     w.truncate_from = ready.truncate_from;
     w.compacted_through = ready.compacted_through;
     node().disk.write(std::move(w));
@@ -198,6 +212,12 @@ struct Cluster::NodeHost final : Storage, Outbox, StateMachine, Clients {
   uint64_t written_seq() const override { return node().disk.written_seq(); }
   uint64_t durable_seq() const override { return node().disk.durable_seq(); }
   void begin_sync() override { cluster.begin_sync(index); }
+  std::optional<Payload> read_snapshot(const SnapshotMeta& meta, uint64_t offset,
+                                       uint64_t length) override {
+    const auto it = node().snapshot_copies.find(meta.index);
+    if (it == node().snapshot_copies.end()) return std::nullopt;
+    return slice_snapshot(it->second, offset, length);
+  }
 
   // Outbox.
   void send(Message m) override { cluster.send(index, std::move(m)); }
@@ -293,6 +313,8 @@ void Cluster::start_node(int i) {
   n.applied.clear();
   n.kv = KvStore{};
   n.snapshot_taken_at = 0;
+  n.snapshot_copies.clear();  // what was not durable is gone; the durable one is kept below
+  if (n.disk.snapshot()) n.keep_snapshot_copy(*n.disk.snapshot());
   n.seen_commit = Index();
   check_commit(i);
   if (!ok()) return;
@@ -574,6 +596,7 @@ void Cluster::step(int i, const Input& input, Outcome* outcome) {
   if (outcome != nullptr && ready.outcome) *outcome = *ready.outcome;
   n.pipeline->handle(std::move(ready));
   if (!ok() || n.core == nullptr) return;
+  n.retain_snapshot_copies(n.core->snapshots_in_use());
   check_role(i, role_before, term_before);
   if (!ok()) return;
   // The host's snapshot policy: every snapshot_every applied entries.

@@ -156,6 +156,31 @@ TEST_CASE("a snapshot window nobody acknowledges is resent after 1, 2, 4, then 8
     if (chunks_sent() > 0) resent_at.push_back(r);
   }
   CHECK(resent_at == std::vector<int>{1, 3, 7, 15});
+
+  SECTION("and starts over with a newer snapshot after five resends without progress") {
+    h.isolate(3);
+    h.propose(1, "newer");
+    h.stabilize();
+    h.snapshot(1, std::string(95, 'n'));
+    const Index newer = h.core(1).snapshot()->meta.index;
+    REQUIRE(newer > Index(6));
+    h.take_mailbox();
+    std::vector<Index> resent;  // the snapshot of each resend (its first chunk)
+    for (int r = 0; r < 16; ++r) {
+      h.tick(1, static_cast<int>(interval));
+      h.step(1, Receive{answer});
+      for (const Message& m : h.take_mailbox()) {
+        if (m.type == MessageType::kInstallSnapshot && m.offset == 0) {
+          resent.push_back(m.snapshot.index);
+        }
+      }
+    }
+    // Four resends of the old one happened above (rounds 1, 3, 7, 15); the fifth, 8 rounds
+    // later, is the newer snapshot, and so is the next.
+    REQUIRE(resent.size() == 2);
+    CHECK(resent[0] == newer);
+    CHECK(resent[1] == newer);
+  }
 }
 
 TEST_CASE("a follower keeps the log suffix that continues a snapshot (Figure 13, step 6)") {

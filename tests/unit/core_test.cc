@@ -510,12 +510,12 @@ TEST_CASE("a core refuses a restored state that contradicts itself") {
   Restored future = log_with_terms({1, 4}, 2);
   CHECK_THROWS_AS(Core(config_for(1, 3), future), std::invalid_argument);
   Restored gap = log_with_terms({1, 1}, 1);
-  gap.snapshot = Snapshot{SnapshotMeta{Index(5), Term(1), {}}, {}};
+  gap.snapshot = Snapshot{SnapshotMeta{Index(5), Term(1), {}}, 0, {}};
   gap.entries.erase(gap.entries.begin());  // entries 2.. after a snapshot at 5: fine (trailing)
   CHECK_NOTHROW(Core(config_for(1, 3), gap));
   Restored hole;
   hole.hard_state.term = Term(1);
-  hole.snapshot = Snapshot{SnapshotMeta{Index(5), Term(1), {}}, {}};
+  hole.snapshot = Snapshot{SnapshotMeta{Index(5), Term(1), {}}, 0, {}};
   hole.entries.push_back(Entry{Term(1), Index(8), EntryType::kNormal, "x"});  // 6, 7 missing
   CHECK_THROWS_AS(Core(config_for(1, 3), hole), std::invalid_argument);
 }

@@ -52,6 +52,12 @@ class HarnessHost final : public Storage, public Outbox, public StateMachine, pu
   uint64_t written_seq() const override { return written_seq_; }
   uint64_t durable_seq() const override { return durable_seq_; }
   void begin_sync() override { sync_requested_ = true; }
+  std::optional<Payload> read_snapshot(const SnapshotMeta& meta, uint64_t offset,
+                                       uint64_t length) override {
+    const auto it = node().snapshot_copies.find(meta.index);
+    if (it == node().snapshot_copies.end()) return std::nullopt;
+    return slice_snapshot(it->second, offset, length);
+  }
 
   /// True once per begin_sync the harness has not completed yet.
   bool take_sync_request() { return std::exchange(sync_requested_, false); }
@@ -128,6 +134,7 @@ class HarnessHost final : public Storage, public Outbox, public StateMachine, pu
     if (ready.snapshot) {
       const Snapshot& s = *ready.snapshot;
       node().snapshot = s;
+      node().snapshot_copies[s.meta.index] = s.data;
       print("  persist snapshot: " + std::to_string(s.meta.index.get()) + "/" +
             std::to_string(s.meta.term.get()) + " " + describe(s.meta.membership) + " \"" +
             s.data.str() + "\"");

@@ -44,9 +44,12 @@ struct HarnessNode {
   HardState hard_state;              // durable
   std::vector<Entry> entries;        // durable log
   std::optional<Snapshot> snapshot;  // durable newest snapshot
-  Index restored_index;              // the state machine was last reset to this snapshot
-  std::vector<Entry> applied;        // everything handed to apply since, in order
-  std::vector<ReadState> reads;      // reads the node may serve, in order
+  // The host's copy of every snapshot it saved or installed (a node's files): InstallSnapshot
+  // chunks are read from here as they leave (Storage::read_snapshot).
+  std::map<Index, Payload> snapshot_copies;
+  Index restored_index;          // the state machine was last reset to this snapshot
+  std::vector<Entry> applied;    // everything handed to apply since, in order
+  std::vector<ReadState> reads;  // reads the node may serve, in order
   std::vector<ReadFailure> reads_failed;
   std::vector<Notice> notices;    // every notice its Readys carried, in order
   std::vector<NodeId> bootstrap;  // Config::voters it starts from

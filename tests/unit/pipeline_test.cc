@@ -2,6 +2,7 @@
 // sync covering their persist id; a client hears "applied" only for its own entry.
 #include <catch2/catch.hpp>
 
+#include <string>
 #include <vector>
 
 #include "node/pipeline.h"
@@ -14,9 +15,16 @@ struct Fakes final : Storage, Outbox, StateMachine, Clients {
   uint64_t written_seq() const override { return written; }
   uint64_t durable_seq() const override { return durable; }
   void begin_sync() override { ++syncs_begun; }
+  std::optional<Payload> read_snapshot(const SnapshotMeta& meta, uint64_t offset,
+                                       uint64_t length) override {
+    if (meta.index != snapshot_index || offset + length > snapshot_bytes.size()) {
+      return std::nullopt;
+    }
+    return Payload(snapshot_bytes.substr(offset, length));
+  }
   void send(Message m) override { sent.push_back(m); }
   void persisted(uint64_t id) override { persisted_ids.push_back(id); }
-  void notice(const Notice&) override {}
+  void notice(const Notice& n) override { notices.push_back(n); }
   Index applied() const override { return applied_index; }
   std::optional<ApplyResult> apply(const Entry& e) override {
     applied_index = e.index;
@@ -37,7 +45,20 @@ struct Fakes final : Storage, Outbox, StateMachine, Clients {
   std::vector<uint64_t> persisted_ids;
   Index applied_index;
   std::vector<WriteFate> fates;
+  std::vector<Notice> notices;
+  Index snapshot_index;        // the one snapshot read_snapshot knows
+  std::string snapshot_bytes;  // its bytes
 };
+
+Message chunk_to_fill(Index snapshot, uint64_t offset, uint64_t length) {
+  Message m;
+  m.type = MessageType::kInstallSnapshot;
+  m.to = NodeId(2);
+  m.snapshot.index = snapshot;
+  m.offset = offset;
+  m.chunk_length = length;
+  return m;
+}
 
 Ready vote_ready(uint64_t persist_id) {
   Ready r;
@@ -81,6 +102,31 @@ TEST_CASE("pipeline answers a write as overwritten when another term's entry is 
   p.handle(r);
   CHECK(f.fates == std::vector<WriteFate>{WriteFate::kApplied, WriteFate::kOverwritten});
   CHECK(p.pending_writes() == 0);
+}
+
+TEST_CASE("pipeline reads an InstallSnapshot chunk from storage as it leaves", "[pipeline]") {
+  Fakes f;
+  f.snapshot_index = Index(7);
+  f.snapshot_bytes = "0123456789";
+  Pipeline p({&f, &f, &f, &f}, false);
+  Ready r;
+  r.messages.push_back(chunk_to_fill(Index(7), 4, 3));
+  p.handle(std::move(r));
+  REQUIRE(f.sent.size() == 1);
+  CHECK(f.sent[0].chunk == "456");
+  CHECK(f.sent[0].chunk_length == 0);  // what the wire carries and a receiver decodes
+  CHECK(f.notices.empty());
+
+  SECTION("a chunk that cannot be read is not sent, and the operator hears why") {
+    Ready gone;
+    gone.messages.push_back(chunk_to_fill(Index(6), 0, 3));  // an older snapshot, gone
+    gone.messages.push_back(chunk_to_fill(Index(7), 8, 5));  // past the end
+    p.handle(std::move(gone));
+    CHECK(f.sent.size() == 1);
+    REQUIRE(f.notices.size() == 2);
+    CHECK(f.notices[0].kind == NoticeKind::kSnapshotUnreadable);
+    CHECK(f.notices[0].text.find("snapshot at index 6") != std::string::npos);
+  }
 }
 
 }  // namespace raftlab

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The leader streams InstallSnapshot chunks from its snapshot file, not from memory: a transfer
+# goes on after a newer snapshot removed that file, and a chunk that cannot be read is logged
+# and not sent. Node 3 is killed while the leader snapshots past its log, then started behind
+# a slow link with two chunks in flight (--max-inflight 2: each window is read from the file
+# as the last is acknowledged); meanwhile the leader takes newer snapshots, which remove the
+# first file from snap/. Node 3 must still receive every chunk of the first snapshot (read
+# through the open descriptor of the removed file), install it and catch up. Second half: the newest
+# snapshot file is truncated by hand while nobody sends it, and a follower that needs it gets
+# no chunk of it (the node logs "cannot read") until the leader snapshots again and the
+# stalled transfer starts over with the new file.
+. "$(dirname "$0")/lib.sh"
+require_node
+readonly kSnapshotEvery=50 kValueBytes=8192 kWrites=220 kWaitS=20
+
+put_range() { # put_range FIRST LAST: one 8 KiB value per key
+  local i v
+  v=$(printf "%${kValueBytes}s" | tr ' ' y)
+  for i in $(seq "$1" "$2"); do rl put "k$i" "$v" >/dev/null 2>&1 || fail "put k$i"; done
+}
+field() { rl status --json | jfield "[n['$2'] for n in j['nodes'] if n['id'] == $1][0]"; }
+snap_files() { ls "$C/n$1/snap" | grep -c '^snap-.*\.snap$'; }
+decisions() { # decisions NODE EV FIELD: FIELD of each EV record in NODE's trace
+  python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("ev") == sys.argv[2]:
+        print(e.get(sys.argv[3]))' "$C/n$1/trace.jsonl" "$2" "$3"
+}
+installed() { decisions "$1" snap_installed index; } # the snapshots NODE installed
+wait_for() { # wait_for SECONDS WHAT CMD...: until CMD succeeds
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "$what: not within $deadline s"
+    sleep 0.2
+  done
+}
+
+
+
+new_cluster c -n 3 --snapshot-every "$kSnapshotEvery" --max-inflight 2
+C="$WORK/c"
+rl transfer 1 >/dev/null || fail "transfer to 1"
+rl kill 3 >/dev/null || fail "kill 3"
+put_range 1 "$kWrites"
+first=$(field 1 snapshot_index)
+# The leader keeps 100 entries before its snapshot: node 3 must be behind even those.
+((first - 100 > $(field 3 last_index))) || fail "node 3's log is not behind snapshot $first"
+
+# A slow link to node 3 (300 ms each way) and two chunks in flight: the transfer of `first`
+# (about 25 chunks) takes several seconds, each window read from the file as the last one is
+# acknowledged.
+rl net --to 3 --delay 300ms >/dev/null || fail "delay to 3"
+rl net --from 3 --delay 300ms >/dev/null || fail "delay from 3"
+rl start 3 >/dev/null || fail "start 3"
+sending() { decisions 1 snap_sent to | grep -qx 3; }
+wait_for "$kWaitS" "the leader sending a snapshot to node 3" sending
+
+# Newer snapshots on the leader remove the file of `first`.
+put_range $((kWrites + 1)) $((kWrites + 2 * kSnapshotEvery))
+newer=$(field 1 snapshot_index)
+((newer > first)) || fail "no newer snapshot ($newer)"
+[ ! -e "$C/n1/snap/$(printf 'snap-%020d.snap' "$first")" ] ||
+  fail "the file of snapshot $first is still there"
+[ "$(snap_files 1)" = 1 ] || fail "the leader keeps $(snap_files 1) snapshot files"
+[ -z "$(installed 3)" ] || fail "node 3 installed a snapshot before the file was removed"
+
+caught_up() { (($(field 3 applied) >= $(field 1 commit))); }
+wait_for "$kWaitS" "node 3 catching up" caught_up
+installed 3 | grep -qx "$first" ||
+  { decisions 1 snap_sent index >&2; fail "node 3 did not install snapshot $first (installed: $(installed 3 | tr '\n' ' '))"; }
+[ "$(rl get k1 --stale --node 3 | wc -c)" = $((kValueBytes + 1)) ] || fail "node 3 lacks k1"
+echo "$NAME: snapshot $first streamed to node 3 after snapshot $newer removed its file" >&2
+
+# A snapshot file cut by hand: its chunks cannot be read; nothing bad is sent.
+rl kill 3 >/dev/null || fail "kill 3 again"
+rl heal >/dev/null || fail "heal"
+# Past the 100 trailing entries the leader keeps after its snapshot: node 3 needs a snapshot.
+put_range $((kWrites + 2 * kSnapshotEvery + 1)) $((kWrites + 6 * kSnapshotEvery))
+cut=$(field 1 snapshot_index)
+file="$C/n1/snap/$(printf 'snap-%020d.snap' "$cut")"
+truncate -s 100 "$file" || fail "truncate $file"
+before=$(grep -c "cannot read" "$C/n1/node.log" || true)
+rl start 3 >/dev/null || fail "start 3 again"
+unreadable() { (($(grep -c "cannot read" "$C/n1/node.log") > before)); }
+wait_for "$kWaitS" "the leader logging the unreadable chunk" unreadable
+if installed 3 | grep -qx "$cut"; then fail "node 3 installed the cut snapshot $cut"; fi
+# A new snapshot on the leader: the stalled transfer starts over with it.
+put_range $((kWrites + 6 * kSnapshotEvery + 1)) $((kWrites + 7 * kSnapshotEvery))
+wait_for "$kWaitS" "node 3 catching up after the cut" caught_up
+echo "$NAME: the cut snapshot $cut was not sent; node 3 caught up from a newer one" >&2
+exit 0
