@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 #include "persist/crc32c.h"
 
@@ -47,7 +48,10 @@ std::string snapshot_file_name(Index index) {
   return buf;
 }
 
-std::string encode_snapshot(const SnapshotMeta& meta, std::string_view data) {
+namespace {
+
+// Everything before the state machine's bytes, the crc field left 0.
+std::string encode_head(const SnapshotMeta& meta, uint64_t data_length) {
   std::string m;
   put_u64(m, meta.index.get());
   put_u64(m, meta.term.get());
@@ -59,11 +63,35 @@ std::string encode_snapshot(const SnapshotMeta& meta, std::string_view data) {
   put_u32(out, kSnapshotVersion);
   put_u32(out, 0);  // crc, below
   put_u32(out, static_cast<uint32_t>(m.size()));
-  put_u64(out, data.size());
+  put_u64(out, data_length);
   out += m;
+  return out;
+}
+
+constexpr size_t kCrcOffset = 12;  // the crc covers everything after it, from kCrcOffset + 4
+
+void put_crc(std::string& head, uint32_t crc) {
+  for (size_t i = 0; i < 4; ++i) head[kCrcOffset + i] = static_cast<char>(crc >> (8 * i));
+}
+
+// Removes the snapshots older than `final_name` (sorted by index in their names).
+void remove_older(const std::string& dir, const std::string& final_name, bool fsync) {
+  bool removed = false;
+  for (const std::string& name : list_directory(dir)) {
+    if (name.rfind(kSnapPrefix, 0) == 0 && name < final_name) {
+      remove_file(join_path(dir, name));
+      removed = true;
+    }
+  }
+  if (removed && fsync) sync_directory(dir);
+}
+
+}  // namespace
+
+std::string encode_snapshot(const SnapshotMeta& meta, std::string_view data) {
+  std::string out = encode_head(meta, data.size());
   out.append(data);
-  const uint32_t crc = crc32c(out.data() + 16, out.size() - 16);
-  for (int i = 0; i < 4; ++i) out[12 + static_cast<size_t>(i)] = static_cast<char>(crc >> (8 * i));
+  put_crc(out, crc32c(out.data() + kCrcOffset + 4, out.size() - kCrcOffset - 4));
   return out;
 }
 
@@ -104,14 +132,51 @@ void save_snapshot(const std::string& dir, const SnapshotMeta& meta, std::string
   write_file_atomic(dir, final_name.substr(0, final_name.size() - 5) + ".tmp", final_name, bytes,
                     fsync);
   // Only now that the new snapshot is durable may the older ones go.
-  bool removed = false;
-  for (const std::string& name : list_directory(dir)) {
-    if (name.rfind(kSnapPrefix, 0) == 0 && name < final_name) {
-      remove_file(join_path(dir, name));
-      removed = true;
+  remove_older(dir, final_name, fsync);
+}
+
+void save_snapshot_streamed(const std::string& dir, const SnapshotMeta& meta, uint64_t data_length,
+                            const SnapshotProducer& produce, bool fsync) {
+  make_directory(dir);
+  const std::string final_name = snapshot_file_name(meta.index);
+  const std::string tmp = join_path(dir, final_name.substr(0, final_name.size() - 5) + ".tmp");
+  std::string head = encode_head(meta, data_length);
+  uint32_t crc = crc32c(head.data() + kCrcOffset + 4, head.size() - kCrcOffset - 4);
+  const int fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+  try {
+    write_all(fd, head.data(), head.size(), tmp);
+    uint64_t written = 0;
+    uint64_t flushed = 0;  // bytes of data handed to writeback so far
+    produce([&](std::string_view piece) {
+      crc = crc32c_extend(crc, piece.data(), piece.size());
+      write_all(fd, piece.data(), piece.size(), tmp);
+      written += piece.size();
+      if (fsync && written - flushed >= kSnapshotFlushBytes) {
+        // Write back as we go, so the final fsync is short and the WAL's syncs do not queue
+        // behind tens of megabytes of dirty pages.
+        ::sync_file_range(
+            fd, static_cast<off_t>(head.size() + flushed), static_cast<off_t>(written - flushed),
+            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+        flushed = written;
+      }
+    });
+    if (written != data_length) {
+      throw std::logic_error("snapshot producer wrote " + std::to_string(written) + " bytes, not " +
+                             std::to_string(data_length));
     }
+    put_crc(head, crc);
+    if (::pwrite(fd, head.data() + kCrcOffset, 4, kCrcOffset) != 4) {
+      throw IoError(tmp, std::string("write: ") + std::strerror(errno));
+    }
+    if (fsync) sync_file(fd, tmp);
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
-  if (removed && fsync) sync_directory(dir);
+  close_file(fd, tmp);
+  rename_file(tmp, join_path(dir, final_name));
+  if (fsync) sync_directory(dir);
+  remove_older(dir, final_name, fsync);
 }
 
 std::optional<Snapshot> load_newest_snapshot(const std::string& dir,

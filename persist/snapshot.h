@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,15 @@ std::optional<std::string> decode_snapshot(std::string_view bytes, Snapshot* out
 /// Writes a snapshot durably (see above) and removes the older ones.
 void save_snapshot(const std::string& dir, const SnapshotMeta& meta, std::string_view data,
                    bool fsync);
+/// Hands the state machine's bytes to the sink given, in pieces.
+using SnapshotProducer =
+    std::function<void(const std::function<void(std::string_view piece)>& sink)>;
+constexpr uint64_t kSnapshotFlushBytes = 4u << 20;  // written back in pieces of this much
+/// save_snapshot for bytes produced in pieces (exactly data_length of them, or it throws
+/// std::logic_error), never held whole: the same file, written back every
+/// kSnapshotFlushBytes as it goes. Throws IoError.
+void save_snapshot_streamed(const std::string& dir, const SnapshotMeta& meta, uint64_t data_length,
+                            const SnapshotProducer& produce, bool fsync);
 /// The newest valid snapshot in `dir`, if any (dir may be missing).
 std::optional<Snapshot> load_newest_snapshot(const std::string& dir,
                                              std::vector<Warning>* warnings);

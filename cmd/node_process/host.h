@@ -89,7 +89,9 @@ class Host final : public Outbox {
   // Snapshots (snapshots.cc).
   void maybe_snapshot();
   void take_snapshot(const char* by);
+  bool fork_snapshot();
   void on_snapshot_saved(const SnapshotMeta& meta, const std::string& error);
+  void on_snapshot_written(const SnapshotMeta& meta, uint64_t size, const std::string& error);
 
   std::string dir_;       // absolute cluster directory
   std::string node_dir_;  // absolute DIR/n<ID>; also the working directory

@@ -163,6 +163,10 @@ int Host::open_core() {
   callbacks.snapshot_saved = [this](const SnapshotMeta& meta, const std::string& error) {
     on_snapshot_saved(meta, error);
   };
+  callbacks.snapshot_written = [this](const SnapshotMeta& meta, uint64_t size,
+                                      const std::string& error) {
+    on_snapshot_written(meta, size, error);
+  };
   storage_ = std::make_unique<WalStorage>(id_, &loop_, std::move(storage.wal), node_dir_,
                                           spec_.fsync, snapshot_index, std::move(callbacks));
   opened_.reset();

@@ -1,9 +1,17 @@
 // A node process's storage (see node_storage.h).
 #include "cmd/node_process/node_storage.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <thread>
 #include <utility>
@@ -20,6 +28,8 @@ namespace {
 // is out long before it is durable, and a power cut (`crash --lose-unsynced`) lands in between.
 constexpr const char* kSyncDelayEnv = "RAFTLAB_TEST_SYNC_DELAY_MS";
 constexpr uint32_t kSyncDelayMaxMs = 10000;  // a larger value is taken as this
+constexpr int kSnapshotChildFailed = 1;      // exit status: the file could not be written
+constexpr int kSnapshotChildOrphaned = 2;    // exit status: the parent died before the fork
 
 // Read once, when the node's storage opens; 0 (no delay) when unset or not a number.
 uint32_t test_sync_delay_ms(NodeId id) {
@@ -84,6 +94,88 @@ struct WalStorage::SyncWork {
   persist::SyncJob job;
   uint32_t delay_ms = 0;  // test-only, before the fdatasync (kSyncDelayEnv)
 };
+
+struct WalStorage::ForkWork {
+  uv_work_t req{};  // req.data points to this
+  WalStorage* storage = nullptr;
+  pid_t pid = 0;
+  SnapshotMeta meta;
+  int status = 0;  // from waitpid, on the worker
+};
+
+namespace {
+
+// The child of start_snapshot_fork: writes the file and exits, touching nothing the parent
+// owns. It dies with the parent (PDEATHSIG), so a killed node leaves at most a .tmp file and
+// no process holding its directory lock; it closes every inherited descriptor (sockets, the
+// lock, the WAL) first, so a connection the parent closes really closes.
+[[noreturn]] void run_snapshot_child(pid_t parent, NodeId id, const std::string& dir,
+                                     const SnapshotMeta& meta, uint64_t data_length,
+                                     const persist::SnapshotProducer& produce, bool fsync) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(kSnapshotChildOrphaned);
+  ::close_range(3, ~0U, 0);
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_DFL);
+  try {
+    persist::save_snapshot_streamed(dir, meta, data_length, produce, fsync);
+  } catch (const std::exception& e) {
+    // stderr is the node's log; the parent reports the exit status.
+    const std::string line =
+        "node " + std::to_string(id.get()) + ": snapshot writer: " + e.what() + "\n";
+    [[maybe_unused]] const ssize_t n = ::write(2, line.data(), line.size());
+    ::_exit(kSnapshotChildFailed);
+  }
+  ::_exit(0);
+}
+
+std::string child_error(int status) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  if (WIFSIGNALED(status)) return "the writer died of signal " + std::to_string(WTERMSIG(status));
+  return "the writer exited with status " + std::to_string(WEXITSTATUS(status)) +
+         " (its reason is in this log)";
+}
+
+}  // namespace
+
+bool WalStorage::start_snapshot_fork(const SnapshotMeta& meta, uint64_t data_length,
+                                     const persist::SnapshotProducer& produce) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    log_line(id_, std::string("cannot fork a snapshot writer: ") + std::strerror(errno));
+    return false;
+  }
+  if (pid == 0) run_snapshot_child(parent, id_, snap_dir_, meta, data_length, produce, fsync_);
+  snapshot_save_in_flight_ = true;
+  auto* work = new ForkWork;
+  work->req.data = work;
+  work->storage = this;
+  work->pid = pid;
+  work->meta = meta;
+  uv_queue_work(
+      loop_, &work->req,
+      [](uv_work_t* req) {  // worker thread: waits for the child
+        auto* w = static_cast<ForkWork*>(req->data);
+        while (::waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR) {
+        }
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<ForkWork> w(static_cast<ForkWork*>(req->data));
+        WalStorage* self = w->storage;
+        self->snapshot_save_in_flight_ = false;
+        std::string error = child_error(w->status);
+        uint64_t size = 0;
+        if (error.empty()) {
+          self->open_snapshot_file(w->meta.index);
+          const auto it = self->snapshot_files_.find(w->meta.index);
+          if (it == self->snapshot_files_.end()) error = "the written file cannot be opened";
+          if (error.empty()) size = it->second->data_length();
+        }
+        self->callbacks_.snapshot_written(w->meta, size, error);
+      });
+  return true;
+}
 
 struct WalStorage::SnapshotWork {
   uv_work_t req{};  // req.data points to this
@@ -164,7 +256,9 @@ std::optional<Payload> WalStorage::read_snapshot(const SnapshotMeta& meta, uint6
 // Step 1 of ready.h, in its order.
 void WalStorage::write(Ready& ready) {
   try {
-    if (ready.snapshot && !ready.restore_snapshot) {
+    if (ready.snapshot && ready.snapshot_saved) {
+      record_saved_snapshot(ready.snapshot->meta);  // written by start_snapshot_fork's child
+    } else if (ready.snapshot && !ready.restore_snapshot) {
       // Our own snapshot: the log it covers is still in the WAL, so nothing is lost if it
       // is not durable yet.
       start_snapshot_save(*ready.snapshot);
@@ -195,6 +289,15 @@ void WalStorage::save_leader_snapshot(const Snapshot& snapshot) {
   open_snapshot_file(snapshot.meta.index);
   wal_->append_snapshot_mark({snapshot.meta.index, snapshot.meta.term});
   durable_snapshot_index_ = std::max(durable_snapshot_index_, snapshot.meta.index);
+}
+
+// A snapshot file already durable (fsynced, renamed, directory fsynced): publish it and mark it
+// in the WAL; the Ready's compaction then removes the segments it covers.
+void WalStorage::record_saved_snapshot(const SnapshotMeta& meta) {
+  if (meta.index <= durable_snapshot_index_) return;  // a leader's newer snapshot came first
+  publish_snapshot(meta);
+  wal_->append_snapshot_mark({meta.index, meta.term});
+  durable_snapshot_index_ = meta.index;
 }
 
 void WalStorage::begin_sync() {

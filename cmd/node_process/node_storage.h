@@ -42,6 +42,9 @@ class WalStorage final : public Storage {
     std::function<void(const std::string&)> fatal;  // logs, exits 4; never returns
     std::function<void(uint64_t durable_seq)> synced;
     std::function<void(const SnapshotMeta&, const std::string& error)> snapshot_saved;
+    // start_snapshot_fork's child exited: the file holds `size` bytes of state, or error.
+    std::function<void(const SnapshotMeta&, uint64_t size, const std::string& error)>
+        snapshot_written;
   };
   /// durable_snapshot_index: the snapshot the node started from (0: none).
   WalStorage(NodeId id, uv_loop_t* loop, std::unique_ptr<persist::Wal> wal, std::string node_dir,
@@ -60,6 +63,14 @@ class WalStorage final : public Storage {
   /// Core::snapshots_in_use); a removed file's space is freed once it is closed.
   void retain_snapshots(const std::vector<Index>& in_use);
 
+  /// The node's own snapshot at `meta`, written to its file by a forked child from the state
+  /// machine as it is now (the child's copy-on-write view: nothing is serialized on this
+  /// thread, and the node goes on applying). `produce` runs in the child only and must hand
+  /// exactly `data_length` bytes. callbacks.snapshot_written runs once the child exited.
+  /// False (logged) when no child could be started.
+  bool start_snapshot_fork(const SnapshotMeta& meta, uint64_t data_length,
+                           const persist::SnapshotProducer& produce);
+
   bool snapshot_save_in_flight() const { return snapshot_save_in_flight_; }
   /// The node's own snapshot is durable: the WAL marks it and drops the segments below both
   /// it and the core's log (log_first_index).
@@ -71,6 +82,8 @@ class WalStorage final : public Storage {
  private:
   struct SyncWork;
   struct SnapshotWork;
+  struct ForkWork;
+  void record_saved_snapshot(const SnapshotMeta& meta);
   void start_snapshot_save(const Snapshot& snapshot);
   void publish_snapshot(const SnapshotMeta& meta);
   void save_leader_snapshot(const Snapshot& snapshot);

@@ -442,13 +442,16 @@ void StateMachine::write_snapshot(const std::function<void(std::string_view)>& s
   out.flush();
 }
 
-std::string StateMachine::snapshot() const {
+size_t StateMachine::snapshot_size() const {
   size_t total = 1 + 8 + 8 + data_.size() * kEntryFixedBytes + data_.bytes() + 8 +
                  sessions_.size() * kSessionFixedBytes;
   for (const auto& [client, s] : sessions_) total += s.last.value ? s.last.value->size() : 0;
+  return total;
+}
 
+std::string StateMachine::snapshot() const {
   std::string whole;
-  whole.reserve(total);
+  whole.reserve(snapshot_size());
   SnapshotWriter out(whole);
   encode_snapshot(out);
   return whole;

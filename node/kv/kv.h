@@ -131,6 +131,8 @@ class StateMachine {
   /// the heap (a key-order index of one pointer per key, and the piece buffer): safe in a
   /// forked child.
   void write_snapshot(const std::function<void(std::string_view)>& sink) const;
+  /// The length of snapshot()'s bytes, without writing them (a file's header comes first).
+  size_t snapshot_size() const;
   /// Replaces the state with a snapshot's. Returns "" or what is wrong (state unchanged).
   std::string restore(std::string_view bytes);
 

@@ -376,3 +376,36 @@ TEST_CASE("group commit: appends go on while another thread syncs", "[wal][group
   CHECK(r.hard_state.commit == Index(written - 1));
   for (const auto& name : segment_files(dir)) CHECK(name.find(".tmp") == std::string::npos);
 }
+
+TEST_CASE("a snapshot written in pieces is the same file, read back in chunks", "[snapshot]") {
+  TempDir a;
+  TempDir b;
+  const SnapshotMeta meta{Index(77), Term(3), Membership{{NodeId(1), NodeId(2)}, {}}};
+  std::string data;
+  for (int i = 0; data.size() < 3 * kSnapshotFlushBytes; ++i) data += "piece " + std::to_string(i);
+  save_snapshot(a.path(), meta, data, true);
+  const SnapshotProducer produce = [&](const auto& sink) {
+    for (size_t at = 0; at < data.size(); at += 1000) sink(std::string_view(data).substr(at, 1000));
+  };
+  save_snapshot_streamed(b.path(), meta, data.size(), produce, true);
+  const std::string name = snapshot_file_name(meta.index);
+  CHECK(read_file(b.sub(name), kSnapshotBytesMax) == read_file(a.sub(name), kSnapshotBytesMax));
+
+  const SnapshotFile file(b.sub(name));
+  CHECK(file.index() == meta.index);
+  CHECK(file.data_length() == data.size());
+  CHECK(file.read(5, 7) == data.substr(5, 7));
+  CHECK(file.read(data.size() - 3, 3) == data.substr(data.size() - 3));
+  CHECK_THROWS_AS(file.read(data.size() - 3, 4), IoError);
+
+  SECTION("a producer that hands the wrong number of bytes leaves no snapshot") {
+    TempDir c;
+    CHECK_THROWS_AS(save_snapshot_streamed(c.path(), meta, data.size() + 1, produce, true),
+                    std::logic_error);
+    CHECK_FALSE(std::filesystem::exists(c.sub(name)));
+  }
+  SECTION("a file cut short is refused") {
+    truncate_file(b.sub(name), 100);
+    CHECK_THROWS_AS(SnapshotFile(b.sub(name)), CorruptionError);
+  }
+}

@@ -8,7 +8,8 @@
 # through the open descriptor of the removed file), install it and catch up. Second half: the newest
 # snapshot file is truncated by hand while nobody sends it, and a follower that needs it gets
 # no chunk of it (the node logs "cannot read") until the leader snapshots again and the
-# stalled transfer starts over with the new file.
+# stalled transfer starts over with the new file. Last, node 1 restarts from the newest
+# snapshot, which a forked child wrote.
 . "$(dirname "$0")/lib.sh"
 require_node
 readonly kSnapshotEvery=50 kValueBytes=8192 kWrites=220 kWaitS=20
@@ -91,4 +92,14 @@ if installed 3 | grep -qx "$cut"; then fail "node 3 installed the cut snapshot $
 put_range $((kWrites + 6 * kSnapshotEvery + 1)) $((kWrites + 7 * kSnapshotEvery))
 wait_for "$kWaitS" "node 3 catching up after the cut" caught_up
 echo "$NAME: the cut snapshot $cut was not sent; node 3 caught up from a newer one" >&2
+
+# The leader's snapshots are written by a forked child (cmd/node_process/snapshots.cc): the
+# newest file checks out when node 1 restarts from it.
+newest=$(field 1 snapshot_index)
+((newest > cut)) || fail "no snapshot after the cut one ($newest)"
+rl kill 1 >/dev/null || fail "kill 1"
+rl start 1 >/dev/null || fail "start 1"
+grep "started:" "$C/n1/node.log" | tail -n 1 | grep -q "snapshot $newest\$" ||
+  fail "node 1 did not restart from snapshot $newest: $(grep started: "$C/n1/node.log" | tail -n 1)"
+[ "$(rl get k1 --stale --node 1 | wc -c)" = $((kValueBytes + 1)) ] || fail "node 1 lacks k1"
 exit 0

@@ -808,6 +808,7 @@ TEST_CASE("kv: write_snapshot hands over snapshot() in bounded pieces", "[kv]") 
   r.run(command(Op::kPut, 2, 1, "big", std::string(kValueBytesMax, 'b')));
   r.run(command(Op::kAppend, 3, 1, "tail", std::string(kValueBytesMax, 't')));
   const std::vector<std::string> pieces = pieces_of(r.sm);
+  CHECK(joined(pieces).size() == r.sm.snapshot_size());  // a file header states it first
   CHECK(pieces.size() >= 3);
   for (const std::string& piece : pieces) {
     CHECK(!piece.empty());
