@@ -153,6 +153,8 @@ def headline(puts, reads, failover, cost, rss, big_keys):
         rows.append(("put ops/s, %d nodes" % row["nodes"], row["raftlab"]["ops_per_s"],
                      row["etcd"]["ops_per_s"], "%.0f"))
     for kind, name in (("rss_after", "10^5 keys"), ("rss_big", "%s keys" % big_keys)):
+        if rss["raftlab"][kind]["max_mib"] is None and rss["etcd"][kind]["max_mib"] is None:
+            continue  # not measured in this run (BIG_KEYS=0)
         rows.append(("RSS per node MiB after %s (max)" % name, rss["raftlab"][kind]["max_mib"],
                      rss["etcd"][kind]["max_mib"], "%.1f"))
     return rows
