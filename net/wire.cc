@@ -4,6 +4,8 @@
 #include <msgpack.hpp>
 
 #include <exception>
+#include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -448,6 +450,10 @@ std::string encode(const Message& m) {
   p.pack_uint64(m.prev_log_term.get());
   p.pack_array(static_cast<uint32_t>(m.entries.size()));
   for (const Entry& e : m.entries) {
+    if (e.data_released()) {  // Pipeline::send fills these; one reaching here is a bug
+      throw std::logic_error("wire: entry " + std::to_string(e.index.get()) +
+                             " leaves without its bytes");
+    }
     p.pack_array(kEntryFields);
     p.pack_uint64(e.term.get());
     p.pack_uint64(e.index.get());

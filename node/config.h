@@ -77,6 +77,13 @@ struct Config {
   uint32_t snapshot_trailing_entries = 100;
   uint64_t snapshot_chunk_bytes_max = 64 * 1024;  // bytes of snapshot per InstallSnapshot
 
+  // Memory: the log keeps the commands of its newest entries up to this many bytes, and of
+  // every entry not yet applied; older applied entries keep only index, term and type
+  // (RaftLog::release_payloads), and a follower far enough behind to need them gets them read
+  // back from storage as its AppendEntries leave (Storage::read_entry). 0 keeps nothing
+  // applied (the simulator's seeds use small values to exercise the read-back).
+  uint64_t log_payload_bytes_max = 4ull << 20;
+
   // Membership (thesis §4.2.1): a new server catches up as a learner in rounds; a round that
   // ends within an election timeout promotes it; after this many rounds the add is aborted.
   uint32_t catchup_rounds_max = 10;

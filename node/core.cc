@@ -227,6 +227,7 @@ Ready Core::step(const Input& input) {
       ready_.committed.push_back(log_.at(applied_));  // the planted bug
     }
   }
+  log_.release_payloads(applied_, config_.log_payload_bytes_max);
   release_reads();
 
   // Persist: the hard state, if it changed since it was last handed out.

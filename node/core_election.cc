@@ -121,7 +121,8 @@ void Core::become_leader() {
   sync_progress();
   // §5.4.2 and §8: a no-op in the new term lets earlier entries commit and tells the leader
   // what is committed (needed before serving reads or changing membership).
-  append_local({Entry{term_, log_.last_index() + 1, EntryType::kNoop, {}}});
+  append_local(
+      {Entry{.term = term_, .index = log_.last_index() + 1, .type = EntryType::kNoop, .data = {}}});
   broadcast_append();
 }
 

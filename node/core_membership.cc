@@ -62,6 +62,14 @@ void Core::maybe_send_timeout_now() {
 // ---------------------------------------------------------------------------------------------
 // Membership changes.
 
+// A configuration entry for `next`, at the end of the log in this term.
+void Core::append_config(const Membership& next) {
+  append_local({Entry{.term = term_,
+                      .index = log_.last_index() + 1,
+                      .type = EntryType::kConfig,
+                      .data = Payload(encode_membership(next))}});
+}
+
 void Core::on_change(const ChangeMembership& change) {
   Outcome out;
   out.leader_hint = leader_;
@@ -101,7 +109,7 @@ void Core::on_change(const ChangeMembership& change) {
     return;
   }
   const Index index = log_.last_index() + 1;
-  append_local({Entry{term_, index, EntryType::kConfig, Payload(encode_membership(next))}});
+  append_config(next);
   if (change.op == MembershipOp::kAddServer) {
     catchup_ = Catchup{change.node, 1, log_.last_index(), ticks_};
   } else if (catchup_ && catchup_->node == change.node) {
@@ -141,8 +149,7 @@ void Core::advance_catchup() {
                      str(catchup_->round) + ")"});
     }
     catchup_.reset();
-    append_local({Entry{term_, log_.last_index() + 1, EntryType::kConfig,
-                        Payload(encode_membership(next))}});
+    append_config(next);
     broadcast_append();
     return;
   } else if (config_index_ > commit_ || transfer_target_) {
@@ -160,8 +167,7 @@ void Core::advance_catchup() {
     }
     catchup_.reset();
     if (config_index_ <= commit_) {
-      append_local({Entry{term_, log_.last_index() + 1, EntryType::kConfig,
-                          Payload(encode_membership(next))}});
+      append_config(next);
       broadcast_append();
     }
     return;

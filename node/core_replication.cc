@@ -434,7 +434,8 @@ void Core::on_propose(const Propose& p) {
   Index index = log_.last_index();
   for (const Payload& command : p.commands) {
     index = index + 1;
-    entries.push_back(Entry{term_, index, EntryType::kNormal, command});
+    entries.push_back(
+        Entry{.term = term_, .index = index, .type = EntryType::kNormal, .data = command});
   }
   out.accepted = true;
   out.first_index = entries.front().index;

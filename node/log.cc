@@ -1,6 +1,7 @@
 // The in-memory Raft log.
 #include "node/log.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -13,8 +14,10 @@ std::string str(Index i) { return std::to_string(i.get()); }
 RaftLog::RaftLog(Index base_index, Term base_term, std::vector<Entry> entries)
     : base_index_(base_index),
       base_term_(base_term),
-      entries_(std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end())) {
+      entries_(std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end())),
+      released_through_(base_index) {
   check();
+  for (const Entry& e : entries_) held_bytes_ += e.data.size();
 }
 
 std::optional<Term> RaftLog::term_at(Index index) const {
@@ -61,8 +64,8 @@ std::vector<Entry> RaftLog::slice(Index from, Index to, uint32_t count_max,
   for (Index i = from; i <= to && i <= last_index(); i = i + 1) {
     const Entry& e = at(i);
     // Always send at least one entry, even one larger than bytes_max, or replication stalls.
-    if (!out.empty() && (out.size() >= count_max || bytes + e.data.size() > bytes_max)) break;
-    bytes += e.data.size();
+    if (!out.empty() && (out.size() >= count_max || bytes + e.data_size() > bytes_max)) break;
+    bytes += e.data_size();
     out.push_back(e);
   }
   return out;
@@ -77,12 +80,16 @@ void RaftLog::append(Entry entry) {
     throw std::logic_error("log append with term " + std::to_string(entry.term.get()) +
                            " below last term " + std::to_string(last_term().get()));
   }
+  held_bytes_ += entry.data.size();
   entries_.push_back(std::move(entry));
 }
 
 void RaftLog::truncate_from(Index from) {
   if (from <= base_index_) throw std::logic_error("log truncation at or below the base");
-  if (from <= last_index()) entries_.resize(from - first_index());
+  if (from > last_index()) return;
+  for (Index i = from; i <= last_index(); i = i + 1) held_bytes_ -= at(i).data.size();
+  entries_.resize(from - first_index());
+  released_through_ = std::min(released_through_, from - 1);
 }
 
 void RaftLog::compact_through(Index index) {
@@ -91,15 +98,31 @@ void RaftLog::compact_through(Index index) {
                            str(base_index_) + ", " + str(last_index()) + "]");
   }
   if (index == base_index_) return;
+  for (Index i = first_index(); i <= index; i = i + 1) held_bytes_ -= at(i).data.size();
   base_term_ = at(index).term;
   entries_.erase(entries_.begin(), entries_.begin() + static_cast<long>(index - base_index_));
   base_index_ = index;
+  released_through_ = std::max(released_through_, index);
 }
 
 void RaftLog::reset(Index index, Term term) {
   entries_.clear();
   base_index_ = index;
   base_term_ = term;
+  released_through_ = index;
+  held_bytes_ = 0;
+}
+
+void RaftLog::release_payloads(Index applied, uint64_t keep_bytes) {
+  const Index through = std::min(applied, last_index());
+  while (held_bytes_ > keep_bytes && released_through_ < through) {
+    released_through_ = std::max(released_through_, base_index_) + 1;
+    Entry& e = entries_[released_through_ - first_index()];
+    if (e.type == EntryType::kConfig || e.data.empty()) continue;
+    held_bytes_ -= e.data.size();
+    e.released_bytes = static_cast<uint32_t>(e.data.size());
+    e.data = Payload();
+  }
 }
 
 void RaftLog::check() const {

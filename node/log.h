@@ -54,6 +54,15 @@ class RaftLog {
   /// Drops every entry; (index, term) becomes the base (installing a snapshot, Figure 13).
   void reset(Index index, Term term);
 
+  /// Lets go of the bytes of the oldest entries at or below `applied` until the entries that
+  /// still hold theirs hold at most `keep_bytes` (Entry::data_released). A log holds every
+  /// entry since the last snapshot, up to snapshot_every of them: without this their commands
+  /// would be most of a node's memory. Configuration entries keep their bytes (the core reads
+  /// them); applied entries are durable, so the host can always read the rest back.
+  void release_payloads(Index applied, uint64_t keep_bytes);
+  /// Bytes of entry data the log holds (entries whose bytes were released not counted).
+  uint64_t payload_bytes_held() const { return held_bytes_; }
+
   const std::deque<Entry>& entries() const { return entries_; }
 
   /// Throws std::logic_error if an invariant does not hold (O(n); for construction).
@@ -63,6 +72,10 @@ class RaftLog {
   Index base_index_;
   Term base_term_;
   std::deque<Entry> entries_;  // entries_[i] has index base_index_ + 1 + i
+  // release_payloads: every entry in (base, released_through_] was considered (its bytes
+  // released, or kept as a configuration), and held_bytes_ sums data.size() over the rest.
+  Index released_through_;
+  uint64_t held_bytes_ = 0;
 };
 
 }  // namespace raftlab

@@ -98,24 +98,55 @@ std::optional<Payload> slice_snapshot(const Payload& bytes, uint64_t offset, uin
 // Every message leaves through here, so the tracer sees each at the moment it goes (a held
 // answer when its sync completes, not when the core produced it).
 void Pipeline::send(Message m) {
-  if (m.type == MessageType::kInstallSnapshot && m.chunk_length > 0 && m.chunk.empty()) {
-    std::optional<Payload> chunk =
-        parts_.storage->read_snapshot(m.snapshot, m.offset, m.chunk_length);
-    if (!chunk || chunk->size() != m.chunk_length) {
-      Notice n;
-      n.kind = NoticeKind::kSnapshotUnreadable;
-      n.peer = m.to;
-      n.text = "snapshot at index " + std::to_string(m.snapshot.index.get()) + ": cannot read " +
-               std::to_string(m.chunk_length) + " bytes at offset " + std::to_string(m.offset) +
-               " for node " + std::to_string(m.to.get()) + "; the chunk is not sent";
-      parts_.outbox->notice(n);
-      return;
-    }
-    m.chunk = std::move(*chunk);
-    m.chunk_length = 0;  // not on the wire: leaving, the message is what a receiver decodes
+  if (m.type == MessageType::kInstallSnapshot && m.chunk_length > 0 && m.chunk.empty() &&
+      !fill_snapshot_chunk(m)) {
+    return;
   }
+  if (m.type == MessageType::kAppendEntries && !fill_released_entries(m)) return;
   if (parts_.tracer != nullptr) parts_.tracer->sent(m);
   parts_.outbox->send(std::move(m));
+}
+
+bool Pipeline::fill_snapshot_chunk(Message& m) {
+  std::optional<Payload> chunk =
+      parts_.storage->read_snapshot(m.snapshot, m.offset, m.chunk_length);
+  if (!chunk || chunk->size() != m.chunk_length) {
+    Notice n;
+    n.kind = NoticeKind::kSnapshotUnreadable;
+    n.peer = m.to;
+    n.text = "snapshot at index " + std::to_string(m.snapshot.index.get()) + ": cannot read " +
+             std::to_string(m.chunk_length) + " bytes at offset " + std::to_string(m.offset) +
+             " for node " + std::to_string(m.to.get()) + "; the chunk is not sent";
+    parts_.outbox->notice(n);
+    return false;
+  }
+  m.chunk = std::move(*chunk);
+  m.chunk_length = 0;  // not on the wire: leaving, the message is what a receiver decodes
+  return true;
+}
+
+// Entries whose bytes the core's log released (Entry::data_released) get them back from
+// storage; one that cannot be read keeps the whole message back (a gap would be refused).
+bool Pipeline::fill_released_entries(Message& m) {
+  for (Entry& e : m.entries) {
+    if (!e.data_released()) continue;
+    std::optional<Payload> bytes = parts_.storage->read_entry(e.index, e.term);
+    if (!bytes || bytes->size() != e.released_bytes) {
+      Notice n;
+      n.kind = NoticeKind::kEntryUnreadable;
+      n.peer = m.to;
+      n.text = "entry " + std::to_string(e.index.get()) + " (term " + std::to_string(e.term.get()) +
+               "): cannot read its " + std::to_string(e.released_bytes) +
+               " bytes back from storage for node " + std::to_string(m.to.get()) +
+               "; the AppendEntries is not sent";
+      parts_.outbox->notice(n);
+      return false;
+    }
+    e.data = std::move(*bytes);
+    e.released_bytes = 0;
+    ++entries_read_back_;
+  }
+  return true;
 }
 
 // Step 3: the state machine first becomes a restored snapshot, then applies in order.

@@ -86,6 +86,11 @@ class Storage {
   /// the core's resend rule tries again (a newer snapshot, if nothing was acknowledged).
   virtual std::optional<Payload> read_snapshot(const SnapshotMeta& meta, uint64_t offset,
                                                uint64_t length) = 0;
+  /// The command bytes of the stored entry at `index`, which must carry `term`: an entry
+  /// whose bytes the core's log released (Entry::data_released), read as the AppendEntries
+  /// that carries it leaves. Such an entry was applied, so it is durable. nullopt when it
+  /// cannot be read; the message is then not sent and the core's resend rule tries again.
+  virtual std::optional<Payload> read_entry(Index index, Term term) = 0;
 };
 
 /// The bytes [offset, offset + length) of a snapshot held in memory, or nullopt when they
@@ -163,6 +168,8 @@ class Pipeline {
   size_t pending_reads() const { return reads_.size(); }
   uint64_t syncs_done() const { return syncs_done_; }
   uint64_t entries_applied() const { return entries_applied_; }
+  /// Commands the log had released, read back from storage for an AppendEntries.
+  uint64_t entries_read_back() const { return entries_read_back_; }
   uint64_t durable_persist_id() const { return durable_persist_id_; }
 
  private:
@@ -177,7 +184,9 @@ class Pipeline {
   };
 
   void persist(Ready& ready);
-  void send(Message m);  // to the outbox, through the tracer if there is one
+  void send(Message m);                  // to the outbox, through the tracer if there is one
+  bool fill_snapshot_chunk(Message& m);  // false: unreadable (noticed); do not send
+  bool fill_released_entries(Message& m);
   void begin_sync_if_idle();
   void release(uint64_t durable_seq);
   void apply(const Ready& ready);
@@ -196,6 +205,7 @@ class Pipeline {
   std::deque<std::pair<uint64_t, std::vector<Message>>> held_;
   uint64_t syncs_done_ = 0;
   uint64_t entries_applied_ = 0;
+  uint64_t entries_read_back_ = 0;
 
   std::map<Index, TrackedWrite> writes_;   // by the index the write was proposed at
   std::map<uint64_t, TrackedRead> reads_;  // by ReadIndex id

@@ -159,6 +159,9 @@ enum class NoticeKind : uint8_t {
   // Host: an InstallSnapshot chunk could not be read from the host's copy of the snapshot
   // (Storage::read_snapshot); it was not sent.
   kSnapshotUnreadable,
+  // Host: an entry whose bytes the log released could not be read back from storage
+  // (Storage::read_entry); the AppendEntries carrying it was not sent.
+  kEntryUnreadable,
 };
 
 struct Notice {

@@ -95,10 +95,21 @@ struct Entry {
   Term term;
   Index index;
   EntryType type = EntryType::kNormal;
+  // Not 0 in the core's log only, on an entry applied long enough ago that the log let go of
+  // its bytes to save memory (RaftLog::release_payloads): `data` is then empty and the bytes,
+  // this many, are read back from the host's storage as an AppendEntries carrying the entry
+  // leaves (Storage::read_entry). Always 0 on the wire, in a Ready and on disk. (In what
+  // would be padding: designated initializers name the fields.)
+  uint32_t released_bytes = 0;
   Payload data;  // opaque command bytes; empty for kNoop
+
+  bool data_released() const { return released_bytes != 0; }
+  /// The command's length, whether or not `data` holds the bytes.
+  uint64_t data_size() const { return data_released() ? released_bytes : data.size(); }
 
   friend bool operator==(const Entry&, const Entry&) = default;
 };
+static_assert(sizeof(Entry) <= 40, "released payload fields must fit the padding");
 
 /// State that must be durable before the node answers anything that depends on it (Figure 2).
 struct HardState {

@@ -103,6 +103,19 @@ void write_all(int fd, const void* data, size_t size, const std::string& path) {
   }
 }
 
+void read_all_at(int fd, void* data, size_t size, uint64_t offset, const std::string& path) {
+  auto* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(path, "pread");
+    if (n == 0) throw IoError(path, "short read at offset " + std::to_string(offset));
+    p += n;
+    offset += static_cast<uint64_t>(n);
+    size -= static_cast<size_t>(n);
+  }
+}
+
 void sync_file(int fd, const std::string& path) {
   if (::fdatasync(fd) != 0) fail(path, "fdatasync");
 }

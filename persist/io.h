@@ -34,6 +34,8 @@ std::string read_file(const std::string& path, uint64_t size_max_bytes);
 int open_file(const std::string& path, int flags, int mode = 0644);
 void close_file(int fd, const std::string& path);
 void write_all(int fd, const void* data, size_t size, const std::string& path);
+/// Reads exactly `size` bytes at `offset` (pread). Throws IoError on an error or a short file.
+void read_all_at(int fd, void* data, size_t size, uint64_t offset, const std::string& path);
 /// fdatasync; a failure is fatal for the file (Linux may drop the dirty pages: never retry).
 void sync_file(int fd, const std::string& path);
 /// fsync of a directory, so creates, renames and unlinks inside it are durable.

@@ -242,14 +242,7 @@ std::string SnapshotFile::read(uint64_t offset, uint64_t length) const {
                              std::to_string(data_length_));
   }
   std::string out(length, '\0');
-  uint64_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pread(fd_, out.data() + done, length - done,
-                              static_cast<off_t>(data_offset_ + offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw IoError(path_, "short read of the snapshot's bytes");
-    done += static_cast<uint64_t>(n);
-  }
+  read_all_at(fd_, out.data(), length, data_offset_ + offset, path_);
   return out;
 }
 

@@ -96,7 +96,8 @@ NameKind classify(const std::string& name) {
 
 // The in-memory log while records are replayed.
 struct Replay {
-  std::vector<Entry> entries;  // consecutive
+  std::vector<Entry> entries;       // consecutive
+  std::vector<uint64_t> positions;  // of entries[k] (Wal::positions_)
   std::optional<SnapshotMark> mark;
   HardState hard_state;
 
@@ -106,7 +107,7 @@ struct Replay {
   }
 
   // Returns an error text, or empty.
-  std::string add_entry(Entry e) {
+  std::string add_entry(Entry e, uint64_t position) {
     if (!entries.empty() || mark) {
       const Index first = entries.empty() ? mark->index + 1 : entries.front().index;
       if (e.index > last() + 1) {
@@ -118,8 +119,10 @@ struct Replay {
                std::to_string(first.get());
       }
       entries.resize(e.index - first);  // an entry at index i discards every entry >= i
+      positions.resize(entries.size());
     }
     entries.push_back(std::move(e));
+    positions.push_back(position);
     return {};
   }
 
@@ -133,9 +136,11 @@ struct Replay {
     if (entries.empty() || entries.front().index > m.index) keep_suffix = true;
     if (!keep_suffix) {
       entries.clear();
+      positions.clear();
     } else {
       const auto it = std::find_if(entries.begin(), entries.end(),
                                    [&](const Entry& e) { return e.index > m.index; });
+      positions.erase(positions.begin(), positions.begin() + (it - entries.begin()));
       entries.erase(entries.begin(), it);
     }
     if (!mark || mark->index < m.index) mark = m;
@@ -241,7 +246,7 @@ void Wal::start_segment() {
   seg->seq = next_segment_seq_++;
   seg->dir = dir_;
   seg->open_name = open_segment_name(seg->seq);
-  seg->fd = open_file(seg->path(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND);
+  seg->fd = open_file(seg->path(), O_RDWR | O_CREAT | O_EXCL | O_APPEND);  // read_entry reads
   seg->inode = inode_of(seg->fd, seg->path());
   directory_dirty_ = true;  // the next sync fsyncs the directory so the file's name is durable
   assert(buffer_.empty());
@@ -311,6 +316,7 @@ uint64_t Wal::write(const std::optional<HardState>& hard_state, const std::vecto
   if (!current_) start_segment();
   for (const Entry& e : entries) {
     roll_if_full(kRecordHeaderBytes + kEntryPayloadFixedBytes + e.data.size());
+    note_position(e.index, current_->seq, current_->bytes + buffer_.size());
     encode_entry(buffer_, e);
     note_entry(e.index);
     if (buffer_.size() >= options_.write_buffer_bytes_max) flush();
@@ -401,7 +407,72 @@ size_t Wal::remove_segments_below(Index index) {
   }
   closed_durable_.erase(closed_durable_.begin(),
                         closed_durable_.begin() + static_cast<std::ptrdiff_t>(removed));
+  forget_positions_before(first_seq);
   return removed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wal: reading entries back
+
+void Wal::note_position(Index index, uint64_t segment_seq, uint64_t offset) {
+  assert(offset <= UINT32_MAX);  // segments are at most kSegmentFileBytesMax
+  if (positions_.empty() || index < positions_first_ ||
+      index - positions_first_ > positions_.size()) {
+    positions_.clear();
+    positions_first_ = index;
+  }
+  positions_.resize(index - positions_first_);  // an entry at i replaces every entry >= i
+  positions_.push_back(segment_seq << 32 | offset);
+}
+
+void Wal::forget_positions_before(uint64_t segment_seq) {
+  while (!positions_.empty() && (positions_.front() >> 32) < segment_seq) {
+    positions_.pop_front();
+    positions_first_ = positions_first_ + 1;
+  }
+}
+
+SyncJob::Segment* Wal::find_segment(uint64_t seq) const {
+  if (current_ && current_->seq == seq) return current_.get();
+  for (const auto* list : {&closed_unsynced_, &closed_in_flight_, &closed_durable_}) {
+    for (const auto& seg : *list) {
+      if (seg->seq == seq) return seg.get();
+    }
+  }
+  return nullptr;
+}
+
+std::optional<Payload> Wal::read_entry(Index index, Term term) {
+  if (positions_.empty() || index < positions_first_ ||
+      index - positions_first_ >= positions_.size()) {
+    return std::nullopt;
+  }
+  const uint64_t position = positions_[index - positions_first_];
+  Segment* seg = find_segment(position >> 32);
+  if (seg == nullptr) return std::nullopt;
+  const uint64_t offset = position & UINT32_MAX;
+  ParseResult r;
+  if (seg == current_.get() && offset >= seg->bytes) {  // not flushed yet
+    r = parse_record(buffer_, offset - seg->bytes);
+  } else {
+    if (seg->fd < 0) seg->fd = open_file(seg->path(), O_RDONLY);  // recovered, closed
+    std::string record(kRecordHeaderBytes, '\0');
+    read_all_at(seg->fd, record.data(), record.size(), offset, seg->path());
+    const uint32_t length = get_u32(record.data() + 4);
+    if (length > kRecordPayloadBytesMax) throw CorruptionError(seg->path(), offset, "bad length");
+    record.resize(kRecordHeaderBytes + length);
+    read_all_at(seg->fd, record.data() + kRecordHeaderBytes, length, offset + kRecordHeaderBytes,
+                seg->path());
+    r = parse_record(record, 0);
+  }
+  if (r.damage != Damage::kNone || r.record.type != RecordType::kEntry ||
+      r.record.entry.index != index) {
+    throw CorruptionError(seg->path(), offset,
+                          "reading entry " + std::to_string(index.get()) + " back: " +
+                              (r.damage != Damage::kNone ? to_string(r.damage) : "another record"));
+  }
+  if (r.record.entry.term != term) return std::nullopt;
+  return std::move(r.record.entry.data);
 }
 
 void Wal::publish_durable_to(std::shared_ptr<DurableTable> table) {
@@ -548,7 +619,7 @@ void replay_records(const std::string& path, FoundSegment& f, bool newest, Segme
     switch (rec.type) {
       case RecordType::kEntry: {
         const Index index = rec.entry.index;
-        std::string error = replay.add_entry(std::move(rec.entry));
+        std::string error = replay.add_entry(std::move(rec.entry), seg.seq << 32 | offset);
         if (!error.empty()) throw CorruptionError(path, offset, error);
         if (!seg.has_entries) seg.first_index = index;
         seg.has_entries = true;
@@ -689,9 +760,11 @@ void Wal::recover(const std::optional<SnapshotMeta>& snapshot, Recovered* recove
   recovered->hard_state = replay.hard_state;
   recovered->snapshot = snapshot;
   recovered->entries = std::move(replay.entries);
+  positions_.assign(replay.positions.begin(), replay.positions.end());
+  if (!recovered->entries.empty()) positions_first_ = recovered->entries.front().index;
 
   if (last_open) {
-    last_open->fd = open_file(last_open->path(), O_WRONLY | O_APPEND);
+    last_open->fd = open_file(last_open->path(), O_RDWR | O_APPEND);
     last_open->inode = inode_of(last_open->fd, last_open->path());
     if (last_open->head_bytes == 0) last_open->head_bytes = kSegmentHeaderBytes;
     current_ = std::move(last_open);

@@ -45,6 +45,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -176,6 +177,12 @@ class Wal {
   /// From now on, each sync publishes what it made durable to `table` (durable.h).
   void publish_durable_to(std::shared_ptr<DurableTable> table);
 
+  /// The data of the entry at `index` as the log now holds it, if it carries `term`: read
+  /// back from its segment (or the unwritten buffer) by the position recorded when it was
+  /// written or recovered. nullopt when the log has no such entry; throws IoError or
+  /// CorruptionError when the record cannot be read or is damaged. Loop thread.
+  std::optional<Payload> read_entry(Index index, Term term);
+
  private:
   using Segment = SyncJob::Segment;
   Wal(std::string dir, const WalOptions& options);
@@ -190,6 +197,9 @@ class Wal {
   void roll_if_full(size_t next_record_bytes);
   void flush();
   void note_entry(Index index);
+  void note_position(Index index, uint64_t segment_seq, uint64_t offset);
+  void forget_positions_before(uint64_t segment_seq);
+  Segment* find_segment(uint64_t seq) const;
 
   std::string dir_;
   WalOptions options_;
@@ -211,6 +221,11 @@ class Wal {
   HardState hard_state_;                  // newest written, repeated at the head of each segment
   std::optional<SnapshotMark> snapshot_;  // likewise
   Index last_index_;                      // log end as written
+  // Where each entry of the log is: positions_[k] holds entry positions_first_ + k as
+  // (segment_seq << 32 | offset in that segment), for read_entry. Entries in removed
+  // segments are forgotten; 8 bytes an entry.
+  std::deque<uint64_t> positions_;
+  Index positions_first_;
 };
 
 /// The name of a closed segment, and the name of an open one.

@@ -15,6 +15,7 @@
 
 #include "cmd/cluster/contract.h"
 #include "cmd/cluster/exit_codes.h"
+#include "cmd/node_process/event_log.h"
 #include "cmd/node_process/host.h"
 #include "persist/io.h"
 
@@ -26,6 +27,19 @@ std::string voters_text(const std::vector<NodeId>& ids) {
   std::string out;
   for (NodeId id : ids) out += (out.empty() ? "" : ",") + std::to_string(id.get());
   return out.empty() ? "-" : out;
+}
+
+// Test-only: how many bytes of applied commands the log keeps in memory (Config::
+// log_payload_bytes_max), so a scenario can make every AppendEntries to a follower behind read
+// its entries back from the WAL without writing megabytes first. Read once, logged.
+constexpr const char* kLogBytesEnv = "RAFTLAB_TEST_LOG_BYTES";
+
+void apply_test_log_bytes(NodeId id, Config& c) {
+  const char* env = std::getenv(kLogBytesEnv);
+  if (env == nullptr || *env < '0' || *env > '9') return;
+  c.log_payload_bytes_max = std::strtoull(env, nullptr, 10);
+  log_line(id, std::string("test-only ") + kLogBytesEnv + ": the log keeps " +
+                   std::to_string(c.log_payload_bytes_max) + " bytes of applied commands");
 }
 
 Config make_config(const ClusterSpec& spec, NodeId id, std::vector<NodeId> voters) {
@@ -52,6 +66,7 @@ Config make_config(const ClusterSpec& spec, NodeId id, std::vector<NodeId> voter
   c.fast_backup = spec.protocol.fast_backup;
   c.inflight_msgs_max = spec.protocol.max_inflight;
   c.entries_per_msg_max = spec.protocol.max_batch;
+  apply_test_log_bytes(id, c);
   return c;
 }
 

@@ -256,6 +256,16 @@ std::optional<Payload> WalStorage::read_snapshot(const SnapshotMeta& meta, uint6
   }
 }
 
+std::optional<Payload> WalStorage::read_entry(Index index, Term term) {
+  try {
+    return wal_->read_entry(index, term);
+  } catch (const std::exception& e) {
+    log_line(id_, std::string("cannot read entry ") + std::to_string(index.get()) +
+                      " back from the WAL: " + e.what());
+    return std::nullopt;
+  }
+}
+
 // Step 1 of ready.h, in its order.
 void WalStorage::write(Ready& ready) {
   try {

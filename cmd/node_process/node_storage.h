@@ -57,6 +57,8 @@ class WalStorage final : public Storage {
   /// From the own snapshot being saved, else from one of the newest snapshot files.
   std::optional<Payload> read_snapshot(const SnapshotMeta& meta, uint64_t offset,
                                        uint64_t length) override;
+  /// An entry whose bytes the core's log released, read back from the WAL.
+  std::optional<Payload> read_entry(Index index, Term term) override;
 
   size_t snapshot_files_open() const { return snapshot_files_.size(); }
   /// Closes the snapshot files that are neither the newest nor `in_use` (being sent:

@@ -129,6 +129,72 @@ TEST_CASE("wal segments roll, are named first-last and are removed below a snaps
   CHECK(again.recovered.hard_state.commit == Index(99));  // hard state survives the removal
 }
 
+TEST_CASE("entries are read back by index, from the buffer, a segment or a reopened wal",
+          "[wal][read]") {
+  TempDir tmp;
+  const std::string dir = tmp.sub("wal");
+  WalOptions options;
+  options.segment_bytes_max = 4096;  // 100 entries of 200 bytes roll several segments
+  const auto data = [](uint64_t i) { return std::string(200, static_cast<char>('a' + i % 26)); };
+  const auto read = [](Wal& wal, uint64_t i, uint64_t term) {
+    const std::optional<Payload> p = wal.read_entry(Index(i), Term(term));
+    return p ? std::optional<std::string>(p->str()) : std::nullopt;
+  };
+  {
+    Recovered r;
+    auto wal = Wal::open(dir, options, std::nullopt, &r);
+    for (uint64_t i = 1; i <= 100; ++i) {
+      wal->append({make_entry(i, 1, data(i))});
+      CHECK(read(*wal, i, 1) == data(i));  // still in the buffer
+      if (i % 10 == 0) wal->sync();
+    }
+    REQUIRE(wal->segments_count() > 4);
+    for (uint64_t i = 1; i <= 100; ++i) CHECK(read(*wal, i, 1) == data(i));
+    CHECK(read(*wal, 7, 2) == std::nullopt);  // another term: not the entry asked for
+    CHECK(read(*wal, 101, 1) == std::nullopt);
+    CHECK(read(*wal, 0, 1) == std::nullopt);
+    // A truncating write: 60.. now hold term 2, and 61.. end at 62.
+    wal->append({make_entry(60, 2, "sixty"), make_entry(61, 2, "x"), make_entry(62, 2, "y")});
+    CHECK(read(*wal, 60, 1) == std::nullopt);
+    CHECK(read(*wal, 60, 2) == "sixty");
+    CHECK(read(*wal, 63, 1) == std::nullopt);
+    CHECK(read(*wal, 59, 1) == data(59));
+    wal->sync();
+  }
+  Recovered r;
+  auto wal = Wal::open(dir, options, std::nullopt, &r);
+  REQUIRE(r.entries.size() == 62);
+  for (uint64_t i = 1; i <= 59; ++i) CHECK(read(*wal, i, 1) == data(i));
+  CHECK(read(*wal, 62, 2) == "y");
+
+  SECTION("entries in removed segments are gone, the rest still read") {
+    wal->append_snapshot_mark(SnapshotMark{Index(50), Term(1)});
+    wal->sync();
+    REQUIRE(wal->remove_segments_below(Index(50)) > 0);
+    CHECK(read(*wal, 1, 1) == std::nullopt);
+    CHECK(read(*wal, 55, 1) == data(55));
+  }
+  SECTION("a damaged record is an error naming the file, not other bytes") {
+    const std::string first = dir + "/" + segment_files(dir).front();
+    std::string bytes = slurp(first);
+    bytes[bytes.size() - 3] ^= 1;  // inside the last entry's data
+    std::FILE* f = std::fopen(first.c_str(), "r+b");
+    REQUIRE(f != nullptr);
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+    bool threw = false;
+    for (uint64_t i = 1; i <= 59 && !threw; ++i) {
+      try {
+        (void)wal->read_entry(Index(i), Term(1));
+      } catch (const CorruptionError& e) {
+        threw = true;
+        CHECK(std::string(e.what()).find(first) != std::string::npos);
+      }
+    }
+    CHECK(threw);
+  }
+}
+
 TEST_CASE("snapshot marks and the newest valid snapshot", "[wal][snapshot]") {
   TempDir node;
   WalOptions options;

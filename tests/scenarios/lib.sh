@@ -75,6 +75,19 @@ new_cluster() {
 
 leader() { rl wait leader --json --timeout "${1:-10s}" | jfield 'j["leader"]'; }
 
+# wait_until SECONDS WHAT CMD...: runs CMD every 0.2 s until it succeeds; fails naming WHAT
+# after SECONDS.
+wait_until() {
+  local seconds=$1 deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "$what: not within $seconds s"
+    sleep 0.2
+  done
+}
+# status_field ID FIELD: FIELD of node ID in `status --json` on the current cluster ($D).
+status_field() { rl status --json | jfield "[n['$2'] for n in j['nodes'] if n['id'] == $1][0]"; }
+
 # admin_status ID [FIELD]: node ID's admin status on the current cluster ($D), as JSON, or one
 # field of it. Exit 1 if the node does not answer within 2 s.
 admin_status() {

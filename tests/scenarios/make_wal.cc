@@ -26,8 +26,10 @@ int main(int argc, char** argv) {
   while (std::getline(terms, t, ',')) {
     const uint64_t i = entries.size() + 1;
     last_term = std::strtoull(t.c_str(), nullptr, 10);
-    entries.push_back(
-        Entry{Term(last_term), Index(i), EntryType::kNormal, "e" + std::to_string(i) + "t" + t});
+    entries.push_back(Entry{.term = Term(last_term),
+                            .index = Index(i),
+                            .type = EntryType::kNormal,
+                            .data = "e" + std::to_string(i) + "t" + t});
   }
   wal->write(HardState{Term(last_term), NodeId(), Index(0)}, entries);
   wal->sync();

@@ -218,6 +218,12 @@ struct Cluster::NodeHost final : Storage, Outbox, StateMachine, Clients {
     if (it == node().snapshot_copies.end()) return std::nullopt;
     return slice_snapshot(it->second, offset, length);
   }
+  std::optional<Payload> read_entry(Index at, Term term) override {
+    ++cluster.stats_.entries_read_back;
+    const Entry* e = node().disk.entry_at(at);
+    if (e == nullptr || e->term != term) return std::nullopt;
+    return e->data;
+  }
 
   // Outbox.
   void send(Message m) override { cluster.send(index, std::move(m)); }
@@ -642,6 +648,11 @@ void Cluster::note(int i, const Notice& notice) {
     fail("false alarm", who + ": " + notice.text);
     return;
   }
+  // Released entries are applied, so durable: only a tail cut by hand can take one away.
+  if (notice.kind == NoticeKind::kEntryUnreadable && !tails_lost_.count(n.id)) {
+    fail("host contract", who + ": " + notice.text);
+    return;
+  }
   if (narrate) narrate(who + ": " + notice.text);
   notices_.emplace_back(n.id, notice);
 }
@@ -890,7 +901,13 @@ void Cluster::check_commit(int i) {
       }
       continue;
     }
-    const Entry& e = c.log().at(Index(k));
+    // Where the log released the command (Entry::data_released), the node's durable copy,
+    // which must then exist with the same term.
+    Entry e = c.log().at(Index(k));
+    if (e.data_released()) {
+      const Entry* durable = n.disk.entry_at(e.index);
+      if (durable != nullptr && durable->term == e.term) e = *durable;
+    }
     if (k <= committed_.size()) {
       if (!(committed_[k - 1] == e)) {
         fail("state machine safety", who + " commits " + entry_text(e) + " where " +

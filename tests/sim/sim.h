@@ -129,6 +129,7 @@ struct Stats {
   uint64_t leaders_elected = 0;  // distinct (term, leader) pairs
   uint64_t snapshots_taken = 0;
   uint64_t snapshots_installed = 0;  // restore_snapshot from a leader's InstallSnapshot
+  uint64_t entries_read_back = 0;    // released commands read from the disk (Storage::read_entry)
   uint64_t reads_served = 0;
   uint64_t reads_failed = 0;
   uint64_t transfers_accepted = 0;

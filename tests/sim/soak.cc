@@ -61,6 +61,9 @@ Config random_core_config(Prng& rng, Profile profile) {
   c.snapshot_trailing_entries = pick<uint32_t>(rng, {0, 2, 10, 100});
   c.snapshot_chunk_bytes_max = pick<uint64_t>(rng, {16, 128, 64 * 1024});
   c.catchup_rounds_max = pick<uint32_t>(rng, {2, 10});
+  // Memory: most seeds let the log release applied commands at once or soon, so AppendEntries
+  // to a follower behind are filled from the simulated disk (Storage::read_entry).
+  c.log_payload_bytes_max = pick<uint64_t>(rng, {0, 64, 4096, 4ull << 20});
   return c;
 }
 

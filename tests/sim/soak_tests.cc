@@ -27,6 +27,7 @@ struct SoakTotals {
   uint64_t crashes = 0;
   uint64_t leaders = 0;
   uint64_t snapshots_installed = 0;
+  uint64_t entries_read_back = 0;
   uint64_t reads_served = 0;
   uint64_t transfers = 0;
   uint64_t config_changes = 0;
@@ -77,6 +78,7 @@ void soak(const std::string& name, int nodes, uint64_t first, uint64_t last) {
     totals.crashes += r.stats.crashes;
     totals.leaders += r.stats.leaders_elected;
     totals.snapshots_installed += r.stats.snapshots_installed;
+    totals.entries_read_back += r.stats.entries_read_back;
     totals.reads_served += r.stats.reads_served;
     totals.transfers += r.stats.transfers_accepted;
     totals.config_changes += r.stats.config_changes_accepted;
@@ -95,7 +97,8 @@ void soak(const std::string& name, int nodes, uint64_t first, uint64_t last) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "%s: %llu seeds, %llu node ticks, %llu messages, %llu committed entries, %llu leaders, "
-      "%llu crashes, %llu snapshot installs, %llu reads served, %llu transfers, %llu "
+      "%llu crashes, %llu snapshot installs, %llu entries read back from disk, %llu reads "
+      "served, %llu transfers, %llu "
       "membership changes, %.1f s simulated, %.1f s elapsed, 0 violations\n",
       name.c_str(), static_cast<unsigned long long>(totals.seeds),
       static_cast<unsigned long long>(totals.ticks),
@@ -104,6 +107,7 @@ void soak(const std::string& name, int nodes, uint64_t first, uint64_t last) {
       static_cast<unsigned long long>(totals.leaders),
       static_cast<unsigned long long>(totals.crashes),
       static_cast<unsigned long long>(totals.snapshots_installed),
+      static_cast<unsigned long long>(totals.entries_read_back),
       static_cast<unsigned long long>(totals.reads_served),
       static_cast<unsigned long long>(totals.transfers),
       static_cast<unsigned long long>(totals.config_changes),

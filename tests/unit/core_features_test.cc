@@ -183,6 +183,45 @@ TEST_CASE("a snapshot window nobody acknowledges is resent after 1, 2, 4, then 8
   }
 }
 
+TEST_CASE("the log lets go of old applied commands; a follower behind gets them from storage") {
+  Config c = Harness::plain_config();
+  c.log_payload_bytes_max = 10;  // two of the four-byte commands below
+  Harness h(3, c);
+  REQUIRE(h.elect(1));
+  h.isolate(3);
+  for (int i = 0; i < 20; ++i) h.propose(1, "c" + std::to_string(1000 + i).substr(1));
+  h.stabilize();
+  REQUIRE(h.core(1).applied() == Index(21));
+  CHECK(h.core(1).log().payload_bytes_held() <= 10);
+  size_t released = 0;
+  for (const Entry& e : h.core(1).log().entries()) released += e.data_released() ? 1 : 0;
+  CHECK(released >= 17);
+  CHECK(h.core(1).log().at(Index(21)).data == "c019");  // the newest keep their bytes
+
+  h.heal();
+  settle(h, 1, [&] { return h.core(3).applied() == Index(21); });
+  REQUIRE(h.core(3).applied() == Index(21));
+  for (size_t k = 0; k < 21; ++k) {  // node 3's disk holds the commands node 1's log let go
+    CHECK(h.node(3).entries.at(k).data == h.node(1).entries.at(k).data);
+  }
+  CHECK(h.node(3).entries.at(5).data == "c004");
+  CHECK(h.node(1).notices.empty());
+
+  SECTION("with nothing kept, every applied command is released and still replicated") {
+    Config none = Harness::plain_config();
+    none.log_payload_bytes_max = 0;
+    Harness z(3, none);
+    REQUIRE(z.elect(1));
+    z.isolate(2);
+    for (int i = 0; i < 5; ++i) z.propose(1, "z" + std::to_string(i));
+    z.stabilize();
+    CHECK(z.core(1).log().payload_bytes_held() == 0);
+    z.heal();
+    settle(z, 1, [&] { return z.core(2).applied() == Index(6); });
+    CHECK(z.node(2).entries.back().data == "z4");
+  }
+}
+
 TEST_CASE("a follower keeps the log suffix that continues a snapshot (Figure 13, step 6)") {
   Config c;
   c.id = NodeId(2);
@@ -192,7 +231,10 @@ TEST_CASE("a follower keeps the log suffix that continues a snapshot (Figure 13,
   Restored r;
   r.hard_state.term = Term(1);
   for (uint64_t i = 1; i <= 6; ++i) {
-    r.entries.push_back(Entry{Term(1), Index(i), EntryType::kNormal, "e" + std::to_string(i)});
+    r.entries.push_back(Entry{.term = Term(1),
+                              .index = Index(i),
+                              .type = EntryType::kNormal,
+                              .data = "e" + std::to_string(i)});
   }
   Core f(c, r);
   Message m;

@@ -31,8 +31,10 @@ std::vector<Message> sent_by(const Ready& r) {
 Restored log_with_terms(const std::vector<uint64_t>& terms, uint64_t hard_term) {
   Restored r;
   for (size_t i = 0; i < terms.size(); ++i) {
-    r.entries.push_back(
-        Entry{Term(terms[i]), Index(i + 1), EntryType::kNormal, "e" + std::to_string(i + 1)});
+    r.entries.push_back(Entry{.term = Term(terms[i]),
+                              .index = Index(i + 1),
+                              .type = EntryType::kNormal,
+                              .data = "e" + std::to_string(i + 1)});
   }
   r.hard_state.term = Term(hard_term);
   return r;
@@ -268,7 +270,7 @@ TEST_CASE("a conflicting suffix is deleted and replaced by the leader's entries 
   m.term = Term(3);
   m.prev_log_index = Index(2);
   m.prev_log_term = Term(1);
-  m.entries = {Entry{Term(3), Index(3), EntryType::kNormal, "x"}};
+  m.entries = {Entry{.term = Term(3), .index = Index(3), .type = EntryType::kNormal, .data = "x"}};
   const Ready r = f.step(Receive{m});
   CHECK(f.log().last_index() == Index(3));
   CHECK(f.log().at(Index(3)).data == "x");
@@ -516,7 +518,10 @@ TEST_CASE("a core refuses a restored state that contradicts itself") {
   Restored hole;
   hole.hard_state.term = Term(1);
   hole.snapshot = Snapshot{SnapshotMeta{Index(5), Term(1), {}}, 0, {}};
-  hole.entries.push_back(Entry{Term(1), Index(8), EntryType::kNormal, "x"});  // 6, 7 missing
+  hole.entries.push_back(Entry{.term = Term(1),
+                               .index = Index(8),
+                               .type = EntryType::kNormal,
+                               .data = "x"});  // 6, 7 missing
   CHECK_THROWS_AS(Core(config_for(1, 3), hole), std::invalid_argument);
 }
 

@@ -58,6 +58,12 @@ class HarnessHost final : public Storage, public Outbox, public StateMachine, pu
     if (it == node().snapshot_copies.end()) return std::nullopt;
     return slice_snapshot(it->second, offset, length);
   }
+  std::optional<Payload> read_entry(Index index, Term term) override {
+    for (const Entry& e : node().entries) {
+      if (e.index == index && e.term == term) return e.data;
+    }
+    return std::nullopt;
+  }
 
   /// True once per begin_sync the harness has not completed yet.
   bool take_sync_request() { return std::exchange(sync_requested_, false); }

@@ -2,6 +2,7 @@
 // sync covering their persist id; a client hears "applied" only for its own entry.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ struct Fakes final : Storage, Outbox, StateMachine, Clients {
       return std::nullopt;
     }
     return Payload(snapshot_bytes.substr(offset, length));
+  }
+  std::optional<Payload> read_entry(Index index, Term term) override {
+    const auto it = stored.find(index.get());
+    if (it == stored.end() || it->second.term != term) return std::nullopt;
+    return it->second.data;
   }
   void send(Message m) override { sent.push_back(m); }
   void persisted(uint64_t id) override { persisted_ids.push_back(id); }
@@ -46,8 +52,9 @@ struct Fakes final : Storage, Outbox, StateMachine, Clients {
   Index applied_index;
   std::vector<WriteFate> fates;
   std::vector<Notice> notices;
-  Index snapshot_index;        // the one snapshot read_snapshot knows
-  std::string snapshot_bytes;  // its bytes
+  Index snapshot_index;              // the one snapshot read_snapshot knows
+  std::string snapshot_bytes;        // its bytes
+  std::map<uint64_t, Entry> stored;  // what read_entry knows, by index
 };
 
 Message chunk_to_fill(Index snapshot, uint64_t offset, uint64_t length) {
@@ -97,8 +104,10 @@ TEST_CASE("pipeline answers a write as overwritten when another term's entry is 
   Pipeline p({&f, &f, &f, &f}, false);
   p.track_writes(Index(1), Term(1), {ClientRef{}, ClientRef{}}, 0);
   Ready r;
-  r.committed.push_back(Entry{Term(1), Index(1), EntryType::kNormal, Payload("a")});
-  r.committed.push_back(Entry{Term(2), Index(2), EntryType::kNormal, Payload("b")});
+  r.committed.push_back(
+      Entry{.term = Term(1), .index = Index(1), .type = EntryType::kNormal, .data = Payload("a")});
+  r.committed.push_back(
+      Entry{.term = Term(2), .index = Index(2), .type = EntryType::kNormal, .data = Payload("b")});
   p.handle(r);
   CHECK(f.fates == std::vector<WriteFate>{WriteFate::kApplied, WriteFate::kOverwritten});
   CHECK(p.pending_writes() == 0);
@@ -126,6 +135,48 @@ TEST_CASE("pipeline reads an InstallSnapshot chunk from storage as it leaves", "
     REQUIRE(f.notices.size() == 2);
     CHECK(f.notices[0].kind == NoticeKind::kSnapshotUnreadable);
     CHECK(f.notices[0].text.find("snapshot at index 6") != std::string::npos);
+  }
+}
+
+TEST_CASE("pipeline reads back the bytes of entries the log released as they leave", "[pipeline]") {
+  Fakes f;
+  f.stored[5] = Entry{.term = Term(2), .index = Index(5), .data = "abc"};
+  f.stored[6] = Entry{.term = Term(2), .index = Index(6), .data = "de"};
+  Pipeline p({&f, &f, &f, &f}, false);
+  const auto append = [](std::vector<Entry> entries) {
+    Message m;
+    m.type = MessageType::kAppendEntries;
+    m.to = NodeId(2);
+    m.entries = std::move(entries);
+    return m;
+  };
+  const Entry released5{.term = Term(2), .index = Index(5), .released_bytes = 3, .data = {}};
+  const Entry released6{.term = Term(2), .index = Index(6), .released_bytes = 2, .data = {}};
+  const Entry held7{.term = Term(2), .index = Index(7), .data = "fgh"};
+  Ready r;
+  r.messages.push_back(append({released5, released6, held7}));
+  p.handle(std::move(r));
+  REQUIRE(f.sent.size() == 1);
+  REQUIRE(f.sent[0].entries.size() == 3);
+  CHECK(f.sent[0].entries[0].data == "abc");
+  CHECK(f.sent[0].entries[1].data == "de");
+  CHECK(f.sent[0].entries[2].data == "fgh");
+  for (const Entry& e : f.sent[0].entries) CHECK_FALSE(e.data_released());
+  CHECK(f.notices.empty());
+
+  SECTION("an entry storage cannot give back keeps its message back, and says why") {
+    Ready gone;
+    gone.messages.push_back(
+        append({Entry{.term = Term(1), .index = Index(5), .released_bytes = 3, .data = {}}}));
+    gone.messages.push_back(
+        append({Entry{.term = Term(2), .index = Index(4), .released_bytes = 1, .data = {}}}));
+    gone.messages.push_back(
+        append({Entry{.term = Term(2), .index = Index(6), .released_bytes = 9, .data = {}}}));
+    p.handle(std::move(gone));
+    CHECK(f.sent.size() == 1);  // wrong term, not stored, wrong length: none leaves
+    REQUIRE(f.notices.size() == 3);
+    CHECK(f.notices[0].kind == NoticeKind::kEntryUnreadable);
+    CHECK(f.notices[0].text.find("entry 5 (term 1)") != std::string::npos);
   }
 }
 

@@ -26,8 +26,10 @@ Message random_message(Prng& rng) {
   for (uint64_t i = 0; i < entries; ++i) {
     std::string data(rng.uniform(0, 40), '\0');
     for (char& c : data) c = static_cast<char>(rng.next());
-    m.entries.push_back(Entry{Term(rng.uniform(0, 50)), Index(rng.uniform(1, 1000)),
-                              static_cast<EntryType>(rng.uniform(1, 4)), Payload(data)});
+    m.entries.push_back(Entry{.term = Term(rng.uniform(0, 50)),
+                              .index = Index(rng.uniform(1, 1000)),
+                              .type = static_cast<EntryType>(rng.uniform(1, 4)),
+                              .data = Payload(data)});
   }
   m.commit = Index(rng.uniform(0, 1000));
   m.last_log_index = Index(rng.uniform(0, 1000));
