@@ -9,6 +9,11 @@
 // start after the warm-up. Operations with an unknown or failed outcome count as errors, not in
 // the latency figures.
 //
+// With --stamps FILE each measured operation that succeeded is kept as (submit, answer, log
+// index, node) on the same clock as the nodes' trace.jsonl, and written as JSONL once the load
+// is over (never on the hot path): scripts/request_stages.py joins them with the traces by
+// index to say where one request's time goes.
+//
 // With --failover N the same load runs while cmd/drive/failover.cc kills the leader N times on a
 // thread of its own; the report is then the gap from each kill to the first acknowledged put.
 #include <uv.h>
@@ -18,6 +23,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -40,6 +46,9 @@ namespace {
 constexpr size_t kFailoverVotersMin = 3;  // a leader killed, a majority left to elect
 constexpr uint32_t kFailoverRoundsMax = 1000;
 constexpr uint64_t kFailoverLimitMs = 20000;  // a round's bound on the first ack and on recovery
+// --stamps keeps at most this many operations (32 MB of memory, ~80 MB of JSONL); later ones
+// are counted in the report as dropped, not kept.
+constexpr size_t kStampsMax = 1'000'000;
 
 struct BenchOptions {
   std::string dir;
@@ -52,7 +61,16 @@ struct BenchOptions {
   std::string timeout = "5s";
   std::string try_timeout;  // empty: a third of --timeout (100 ms-1 s); with --failover 300 ms
   uint32_t failover = 0;    // rounds of kill -9 the leader; 0: a plain bench
+  std::string stamps;       // --stamps FILE: per-operation clock stamps; empty: none kept
   bool json = false;
+};
+
+// One measured operation that succeeded, for --stamps.
+struct Stamp {
+  uint64_t t0_ns = 0;  // submitted (CLOCK_MONOTONIC)
+  uint64_t t1_ns = 0;  // the answer's callback ran
+  uint64_t index = 0;  // the log index it was applied at (a get: its read index)
+  uint64_t node = 0;   // the node that answered
 };
 
 struct Bench {
@@ -67,6 +85,9 @@ struct Bench {
   uint64_t measure_from_ns = 0;
   uint64_t stop_ns = 0;
   std::vector<uint32_t> latencies_us;  // measured operations that succeeded
+  bool keep_stamps = false;            // --stamps given
+  std::vector<Stamp> stamps;           // at most kStampsMax
+  uint64_t stamps_dropped = 0;         // past kStampsMax
   uint64_t ok = 0;
   uint64_t failed = 0;
   uint64_t unknown = 0;
@@ -107,6 +128,7 @@ struct Bench {
           if (read) ++reads;
           latencies_us.push_back(
               static_cast<uint32_t>(std::min<uint64_t>((t1 - t0) / 1000, UINT32_MAX)));
+          if (keep_stamps) keep_stamp(t0, t1, r);
         } else if (r.outcome == net::OpOutcome::kFail) {
           ++failed;
         } else {
@@ -119,7 +141,34 @@ struct Bench {
       issue(session);
     });
   }
+
+  void keep_stamp(uint64_t t0, uint64_t t1, const net::OpResult& r) {
+    if (stamps.size() >= kStampsMax) {
+      ++stamps_dropped;
+      return;
+    }
+    stamps.push_back(Stamp{t0, t1, r.index.get(), r.node.get()});
+  }
 };
+
+// --stamps: one JSON object per line, written after the load. Exit 4 if the file cannot be.
+void write_stamps(const std::string& path, const Bench& b) {
+  std::ofstream out(path, std::ios::trunc);
+  char line[128];
+  for (const Stamp& s : b.stamps) {
+    std::snprintf(
+        line, sizeof line, "{\"t0\":%llu,\"t1\":%llu,\"index\":%llu,\"node\":%llu}\n",
+        static_cast<unsigned long long>(s.t0_ns), static_cast<unsigned long long>(s.t1_ns),
+        static_cast<unsigned long long>(s.index), static_cast<unsigned long long>(s.node));
+    out << line;
+  }
+  out.flush();
+  if (!out) throw LabError(kExitEnvironment, "cannot write --stamps file " + path);
+  if (b.stamps_dropped > 0) {
+    std::cerr << "bench: --stamps kept the first " << kStampsMax << " operations, "
+              << b.stamps_dropped << " more not kept\n";
+  }
+}
 
 double percentile_ms(const std::vector<uint32_t>& sorted, double q) {
   if (sorted.empty()) return 0;
@@ -227,6 +276,8 @@ int run_bench(const BenchOptions& o) {
     net::KvClient client(&loop, client_options);
     b.client = &client;
     b.latencies_us.reserve(1u << 20);
+    b.keep_stamps = !o.stamps.empty();
+    if (b.keep_stamps) b.stamps.reserve(kStampsMax);
     b.start_ns = monotonic_ns();
     b.measure_from_ns = b.start_ns + warmup_ms * 1'000'000ull;
     // With --failover the load runs until the rounds are done (each bounded), not --duration.
@@ -258,6 +309,7 @@ int run_bench(const BenchOptions& o) {
   if (rounds_thread.joinable()) rounds_thread.join();
   uv_loop_close(&loop);
   if (rounds_error) std::rethrow_exception(rounds_error);
+  if (b.keep_stamps) write_stamps(o.stamps, b);
   if (o.failover > 0) return report_failover(o, b, client_options, rounds);
   print_report(o, b, duration_ms);
   return b.ok == 0 ? kExitTimeout : kExitOk;
@@ -288,6 +340,9 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--failover", o->failover,
                   "Kill -9 the leader N times under the load; report the gap to the first ack")
       ->check(CLI::Range(1u, kFailoverRoundsMax));
+  cmd->add_option("--stamps", o->stamps,
+                  "Write each measured operation's submit and answer times, log index and node "
+                  "as JSONL to FILE (for scripts/request_stages.py)");
   add_json_flag(cmd, o->json);
   run_on_parse(cmd, [o] { return run_bench(*o); });
 }
