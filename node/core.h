@@ -173,6 +173,7 @@ class Core {
   // Log and membership.
   void append_local(std::vector<Entry> entries);
   void append_config(const Membership& next);
+  Membership membership_at_by_scan(Index index) const;
   void advance_commit(Index commit);
   void truncate_local(Index from);
   void on_entry_appended(const Entry& e);

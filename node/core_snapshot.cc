@@ -164,8 +164,20 @@ std::optional<SnapshotMeta> Core::snapshot_meta_at(Index index) const {
   if (index > applied_) return std::nullopt;
   const std::optional<Term> term = log_.term_at(index);
   if (!term) return std::nullopt;
-  // The configuration in force at the snapshot's index: the newest config entry at or below
-  // it, else what the log started from.
+  // The configuration in force at the snapshot's index. Usually no configuration entry follows
+  // it, and that is the one in force now (a scan of the 100,000 entries a snapshot covers took
+  // the loop a few milliseconds, twice a snapshot).
+  if (config_index_ <= index) {
+    if (config_.check_invariants && membership_ != membership_at_by_scan(index)) {
+      fail("membership at " + str(index.get()) + " differs from the scan's");
+    }
+    return SnapshotMeta{index, *term, membership_};
+  }
+  return SnapshotMeta{index, *term, membership_at_by_scan(index)};
+}
+
+// The newest config entry at or below `index`, else what the log started from.
+Membership Core::membership_at_by_scan(Index index) const {
   Membership m = snapshot_ ? snapshot_->meta.membership : Membership{config_.voters, {}};
   for (Index i = index; i >= log_.first_index() && i > Index(0); i = i - 1) {
     if (log_.at(i).type == EntryType::kConfig) {
@@ -173,7 +185,7 @@ std::optional<SnapshotMeta> Core::snapshot_meta_at(Index index) const {
       break;
     }
   }
-  return SnapshotMeta{index, *term, m};
+  return m;
 }
 
 std::vector<Index> Core::snapshots_in_use() const {

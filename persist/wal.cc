@@ -383,32 +383,53 @@ uint64_t Wal::sync() {
 }
 
 size_t Wal::remove_segments_below(Index index) {
+  SegmentRemoval removal = detach_segments_below(index);
+  const size_t removed = removal.count();
+  removal.run();
+  return removed;
+}
+
+SegmentRemoval Wal::detach_segments_below(Index index) {
+  SegmentRemoval r;
   size_t removed = 0;
   while (removed < closed_durable_.size()) {
     const Segment& s = *closed_durable_[removed];
     if (s.has_entries && s.max_index > index) break;
     ++removed;
   }
-  if (removed == 0) return 0;
+  if (removed == 0) return r;
+  // Every durable closed segment is older than the manifest's newest (the job that closed it
+  // listed its successor).
+  r.first_seq_ = closed_durable_[removed - 1]->seq + 1;
+  assert(r.first_seq_ <= manifest_->get().last_seq);
+  r.first_name_ = name_of_segment(r.first_seq_);
+  const auto end = closed_durable_.begin() + static_cast<std::ptrdiff_t>(removed);
+  r.segments_.assign(closed_durable_.begin(), end);
+  closed_durable_.erase(closed_durable_.begin(), end);
+  r.manifest_ = manifest_;
+  r.durable_ = durable_;
+  r.dir_ = dir_;
+  r.fsync_ = options_.fsync;
+  forget_positions_before(r.first_seq_);
+  return r;
+}
+
+SegmentRemoval::~SegmentRemoval() = default;
+
+void SegmentRemoval::run() {
+  if (segments_.empty()) return;
   // The manifest moves first: a crash before the unlinks leaves older segments than it lists,
-  // which recovery removes, never a listed segment missing. Every durable closed segment is
-  // older than the manifest's newest (the job that closed it listed its successor).
-  const uint64_t first_seq = closed_durable_[removed - 1]->seq + 1;
-  assert(first_seq <= manifest_->get().last_seq);
-  const std::string first_name = name_of_segment(first_seq);
+  // which recovery removes, never a listed segment missing.
   manifest_->update([&](Manifest& m) {
-    m.first_seq = first_seq;
-    m.first_name = first_name;
+    m.first_seq = first_seq_;
+    m.first_name = first_name_;
   });
-  for (size_t k = 0; k < removed; ++k) remove_file(closed_durable_[k]->path());
-  if (options_.fsync) sync_directory(dir_);
-  for (size_t k = 0; k < removed && durable_; ++k) {
-    durable_->forget(durable_name(closed_durable_[k]->closed_name));
+  for (const auto& seg : segments_) remove_file(seg->path());
+  if (fsync_) sync_directory(dir_);
+  for (const auto& seg : segments_) {
+    if (durable_) durable_->forget(durable_name(seg->closed_name));
   }
-  closed_durable_.erase(closed_durable_.begin(),
-                        closed_durable_.begin() + static_cast<std::ptrdiff_t>(removed));
-  forget_positions_before(first_seq);
-  return removed;
+  segments_.clear();  // the last descriptors: the blocks are freed here
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -134,6 +134,33 @@ class SyncJob {
   std::string error_;
 };
 
+/// WAL segments a snapshot made unneeded, taken out of the Wal by
+/// Wal::detach_segments_below and deleted by run(), on any thread: the manifest moves first
+/// (manifest.h), then the files are unlinked, the directory fsynced, and the segments' last
+/// descriptors closed. On ext4 that takes tens of milliseconds for a 64 MiB segment (freeing
+/// its blocks), which the node keeps off its loop. One at a time: a second one could move the
+/// manifest's first segment back.
+class SegmentRemoval {
+ public:
+  SegmentRemoval() = default;
+  SegmentRemoval(SegmentRemoval&&) = default;
+  SegmentRemoval& operator=(SegmentRemoval&&) = default;
+  ~SegmentRemoval();
+  /// Throws IoError. Afterwards the removal holds nothing (the files are closed).
+  void run();
+  size_t count() const { return segments_.size(); }
+
+ private:
+  friend class Wal;
+  std::vector<std::shared_ptr<SyncJob::Segment>> segments_;
+  uint64_t first_seq_ = 0;  // the manifest's first segment once these are gone
+  std::string first_name_;
+  std::shared_ptr<ManifestKeeper> manifest_;
+  std::shared_ptr<DurableTable> durable_;
+  std::string dir_;
+  bool fsync_ = true;
+};
+
 class Wal {
  public:
   /// Recovers the log in `dir` (created if missing) as the policy above says, repairs a torn
@@ -167,6 +194,9 @@ class Wal {
   /// covers them), oldest first, then fsyncs the directory. The manifest's first segment
   /// moves before any unlink (manifest.h). Returns how many were removed.
   size_t remove_segments_below(Index index);
+  /// The same in two steps: the segments leave the Wal now (loop thread), and the returned
+  /// removal deletes them when run, on any thread, before the next detach is run.
+  SegmentRemoval detach_segments_below(Index index);
 
   uint64_t written_seq() const { return written_seq_; }
   uint64_t durable_seq() const { return durable_seq_; }

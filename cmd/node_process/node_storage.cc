@@ -96,6 +96,18 @@ struct WalStorage::SyncWork {
   uint32_t delay_ms = 0;  // test-only, before the fdatasync (kSyncDelayEnv)
 };
 
+struct WalStorage::RemovalWork {
+  uv_work_t req{};  // req.data points to this
+  WalStorage* storage = nullptr;
+  persist::SegmentRemoval removal;
+  std::string error;  // set by the worker
+};
+
+struct WalStorage::ClosingWork {
+  uv_work_t req{};  // req.data points to this
+  std::vector<std::unique_ptr<persist::SnapshotFile>> files;
+};
+
 struct WalStorage::ForkWork {
   uv_work_t req{};  // req.data points to this
   WalStorage* storage = nullptr;
@@ -235,10 +247,54 @@ void WalStorage::open_snapshot_file(Index index) {
 void WalStorage::retain_snapshots(const std::vector<Index>& in_use) {
   if (snapshot_files_.size() <= 1) return;
   const Index newest = snapshot_files_.rbegin()->first;
-  std::erase_if(snapshot_files_, [&](const auto& file) {
-    return file.first != newest &&
-           std::find(in_use.begin(), in_use.end(), file.first) == in_use.end();
-  });
+  auto closing = std::make_unique<ClosingWork>();
+  for (auto it = snapshot_files_.begin(); it != snapshot_files_.end();) {
+    if (it->first != newest && std::find(in_use.begin(), in_use.end(), it->first) == in_use.end()) {
+      closing->files.push_back(std::move(it->second));
+      it = snapshot_files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (closing->files.empty()) return;
+  // A removed snapshot's blocks are freed when its last descriptor closes: tens of megabytes
+  // take ext4 several milliseconds (measured 7-21 ms for 27 MB), so a worker closes them.
+  closing->req.data = closing.get();
+  uv_queue_work(
+      loop_, &closing.release()->req,
+      [](uv_work_t* req) { static_cast<ClosingWork*>(req->data)->files.clear(); },
+      [](uv_work_t* req, int) { delete static_cast<ClosingWork*>(req->data); });
+}
+
+// Segments below a durable snapshot go on a worker (SegmentRemoval: the unlinks, the
+// directory fsync and the blocks freed at the last close took 55-70 ms on the loop, the whole
+// of the p99.9 at 64 clients). One removal at a time; segments left by a skipped one go with
+// the next compaction.
+void WalStorage::remove_segments(Index below) {
+  if (removal_in_flight_) return;
+  auto work = std::make_unique<RemovalWork>();
+  work->removal = wal_->detach_segments_below(below);
+  if (work->removal.count() == 0) return;
+  removal_in_flight_ = true;
+  work->req.data = work.get();
+  work->storage = this;
+  uv_queue_work(
+      loop_, &work.release()->req,
+      [](uv_work_t* req) {  // worker thread: touches only the work item
+        auto* w = static_cast<RemovalWork*>(req->data);
+        try {
+          w->removal.run();
+        } catch (const std::exception& e) {
+          w->error = e.what();
+        }
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<RemovalWork> w(static_cast<RemovalWork*>(req->data));
+        w->storage->removal_in_flight_ = false;
+        if (!w->error.empty()) {
+          w->storage->callbacks_.fatal("cannot remove WAL segments below a snapshot: " + w->error);
+        }
+      });
 }
 
 std::optional<Payload> WalStorage::read_snapshot(const SnapshotMeta& meta, uint64_t offset,
@@ -285,7 +341,7 @@ void WalStorage::write(Ready& ready) {
     if (ready.compacted_through) {
       // Only segments wholly below a durable snapshot go (Wal removes closed, durable
       // segments only), never past the newest durable one (an own snapshot may be in flight).
-      wal_->remove_segments_below(std::min(*ready.compacted_through, durable_snapshot_index_));
+      remove_segments(std::min(*ready.compacted_through, durable_snapshot_index_));
     }
     if (ready.hard_state || !ready.entries.empty()) wal_->write(ready.hard_state, ready.entries);
   } catch (const std::exception& e) {
@@ -390,7 +446,7 @@ void WalStorage::mark_snapshot(const SnapshotMeta& meta, Index log_first_index) 
   try {
     wal_->append_snapshot_mark({meta.index, meta.term});
     durable_snapshot_index_ = meta.index;
-    wal_->remove_segments_below(std::min(meta.index, log_first_index - 1));
+    remove_segments(std::min(meta.index, log_first_index - 1));
   } catch (const std::exception& e) {
     callbacks_.fatal(std::string("cannot persist: ") + e.what());
   }

@@ -85,6 +85,9 @@ class WalStorage final : public Storage {
   struct SyncWork;
   struct SnapshotWork;
   struct ForkWork;
+  struct RemovalWork;
+  struct ClosingWork;
+  void remove_segments(Index below);
   void record_saved_snapshot(const SnapshotMeta& meta);
   void start_snapshot_save(const Snapshot& snapshot);
   void publish_snapshot(const SnapshotMeta& meta);
@@ -99,6 +102,7 @@ class WalStorage final : public Storage {
   Callbacks callbacks_;
   std::shared_ptr<persist::DurableTable> durable_;  // null without fsync (persist/durable.h)
   bool snapshot_save_in_flight_ = false;            // own snapshots: one at a time
+  bool removal_in_flight_ = false;                  // remove_segments: one at a time
   Index durable_snapshot_index_;  // newest snapshot known durable (WAL segments below may go)
   uint32_t sync_delay_ms_ = 0;    // test-only RAFTLAB_TEST_SYNC_DELAY_MS (node_storage.cc)
   // Where InstallSnapshot chunks are read from (read_snapshot): the own snapshot whose save

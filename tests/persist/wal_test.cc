@@ -31,6 +31,13 @@ std::vector<Entry> entries_range(uint64_t first, uint64_t last, uint64_t term,
   return v;
 }
 
+// Segments of 4 KiB: 100 entries of 200 bytes roll several.
+WalOptions small_segments() {
+  WalOptions options;
+  options.segment_bytes_max = 4096;
+  return options;
+}
+
 std::string only_segment(const std::string& dir) {
   const auto files = segment_files(dir);
   REQUIRE(files.size() == 1);
@@ -89,8 +96,7 @@ TEST_CASE("wal round trip of every record kind", "[wal]") {
 TEST_CASE("wal segments roll, are named first-last and are removed below a snapshot", "[wal]") {
   TempDir tmp;
   const std::string dir = tmp.sub("wal");
-  WalOptions options;
-  options.segment_bytes_max = 4096;
+  const WalOptions options = small_segments();
   const std::string data(200, 'd');
   {
     Recovered r;
@@ -133,8 +139,7 @@ TEST_CASE("entries are read back by index, from the buffer, a segment or a reope
           "[wal][read]") {
   TempDir tmp;
   const std::string dir = tmp.sub("wal");
-  WalOptions options;
-  options.segment_bytes_max = 4096;  // 100 entries of 200 bytes roll several segments
+  const WalOptions options = small_segments();
   const auto data = [](uint64_t i) { return std::string(200, static_cast<char>('a' + i % 26)); };
   const auto read = [](Wal& wal, uint64_t i, uint64_t term) {
     const std::optional<Payload> p = wal.read_entry(Index(i), Term(term));
@@ -193,6 +198,37 @@ TEST_CASE("entries are read back by index, from the buffer, a segment or a reope
     }
     CHECK(threw);
   }
+}
+
+TEST_CASE("detached segments are removed on another thread while the wal goes on", "[wal]") {
+  TempDir tmp;
+  const std::string dir = tmp.sub("wal");
+  const WalOptions options = small_segments();
+  const std::string tag(200, 'e');  // entries of about 200 bytes: 100 roll several segments
+  Recovered r;
+  auto wal = Wal::open(dir, options, std::nullopt, &r);
+  wal->append(entries_range(1, 100, 1, tag));
+  wal->append_snapshot_mark(SnapshotMark{Index(60), Term(1)});
+  wal->sync();
+  SegmentRemoval removal = wal->detach_segments_below(Index(60));
+  REQUIRE(removal.count() > 0);
+  CHECK(wal->detach_segments_below(Index(60)).count() == 0);  // already taken out
+  std::thread worker([&] { removal.run(); });
+  for (uint64_t i = 101; i <= 150; ++i) {  // appends, rolls and syncs meanwhile
+    wal->append(entries_range(i, i, 1, tag));
+    wal->sync();
+  }
+  worker.join();
+  CHECK(removal.count() == 0);
+  CHECK(segment_files(dir).front().rfind("00000000000000000001-", 0) != 0);  // the oldest went
+  CHECK(wal->read_entry(Index(30), Term(1)) == std::nullopt);
+  CHECK(wal->read_entry(Index(140), Term(1))->str() == tag + "140");
+  wal.reset();
+  Recovered again;
+  Wal::open(dir, options, SnapshotMeta{Index(60), Term(1), {}}, &again);
+  CHECK(again.warnings.empty());  // the manifest lists exactly what is there
+  REQUIRE(again.entries.size() == 90);
+  CHECK(again.entries.front().index == Index(61));
 }
 
 TEST_CASE("snapshot marks and the newest valid snapshot", "[wal][snapshot]") {
