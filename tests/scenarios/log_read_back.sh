@@ -35,7 +35,7 @@ ref, got = log("1"), log(n)
 common = sorted(set(ref) & set(got))
 bad = [i for i in common if ref[i] != got[i]]
 print(f"node {n}: {len(common)} entries compared with node 1, {len(bad)} differ", file=sys.stderr)
-sys.exit(1 if bad or len(common) < 1000 else 0)
+sys.exit(1 if bad or len(common) < 200 else 0)
 PY
 }
 
@@ -48,7 +48,7 @@ rl transfer 1 >/dev/null || fail "transfer to 1"
 rl kill 3 >/dev/null || fail "kill 3"
 load 2
 behind=$(($(status_field 1 commit) - $(status_field 3 last_index)))
-((behind >= 1000)) || fail "node 3 is only $behind entries behind"
+((behind >= 200)) || fail "node 3 is only $behind entries behind"
 [ "$(admin_status 1 | jfield 'j["log_bytes_held"]')" = 0 ] ||
   fail "node 1's log holds command bytes with RAFTLAB_TEST_LOG_BYTES=0"
 rl start 3 >/dev/null || fail "start 3"
